@@ -1,0 +1,3 @@
+from voicetrainer.cli import main
+
+raise SystemExit(main())
