@@ -1,0 +1,1 @@
+"""The report: schema dataclasses, JSON, HTML and history."""
