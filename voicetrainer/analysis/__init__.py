@@ -1,0 +1,1 @@
+"""Metrics and scores computed from words, voice features and turn events."""
