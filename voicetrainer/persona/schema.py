@@ -1,0 +1,181 @@
+"""The persona file format: one YAML file per angry caller, written by a trainer.
+
+A pydantic model with unknown keys forbidden, so a typo (``angr_level``) is an error that names
+its path, never silently ignored. ``Persona.model_json_schema()`` is what ``voicetrainer personas
+schema`` prints for editor autocompletion.
+
+Shape (see ``voicetrainer personas new ID`` for a commented template)::
+
+    id: billing-double-charge          # = the file name without .yaml
+    name: Sandra Okafor
+    difficulty: medium                 # easy | medium | hard
+    scenario:
+      summary: Charged twice for her phone plan this month.
+      facts: ["account ending 4471", "$89.99 charged twice", "March 3"]
+      resolution:
+        description: Confirm the duplicate, reverse it, say when the money is back.
+        requires: [apology, timeframe]  # move kinds the trainee must have used (any turn)
+        max_anger: 3.5                  # ... and the caller's mood must have fallen this low
+    voice: {voice: en-us+f3, rate_wpm: 175, pitch: 55, volume: 0.9}
+    temperament: {start_anger: 7, patience: 4, escalation: 1.2, calming: 0.8, talk_over: 0.4}
+    lines: {opening: [...], complaint: [...], escalation: [...], interrupted: [...],
+            silence: [...], jargon: [...], empathy_received: [...], solution_received: [...],
+            closing: [...], hang_up: [...]}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from voicetrainer.analysis.language import MOVE_KINDS
+
+# What a resolution may require: the helpful moves (blame or jargon never resolve a call).
+HELPFUL_MOVES = ("apology", "empathy", "ownership", "timeframe", "next_step", "repeat_back",
+                 "clarifying_question", "gratitude", "greeting")  # fmt: skip
+assert set(HELPFUL_MOVES) <= set(MOVE_KINDS)
+MoveKind = Literal[HELPFUL_MOVES]  # type: ignore[valid-type]
+
+# Situations the caller can be in; each is a group of lines in the persona file.
+SITUATIONS = (
+    "opening",  # first thing the caller says
+    "complaint",  # repeating the complaint: nothing the trainee said changed anything
+    "escalation",  # angrier: the trainee made it worse
+    "interrupted",  # the trainee talked over the caller ("Let me finish!")
+    "silence",  # the trainee said nothing for too long ("Hello? Are you even there?")
+    "jargon",  # the trainee used tech-speak ("I don't know what that means")
+    "empathy_received",  # an apology or empathy landed
+    "solution_received",  # a concrete solution with a timeframe was offered
+    "closing",  # accepting and closing the call (resolution)
+    "hang_up",  # giving up and hanging up
+)
+Situation = Literal[SITUATIONS]  # type: ignore[valid-type]
+
+# Fewest lines per situation: "several lines, chosen without repeating" where the situation can
+# come up again and again; one is enough for the lines said once.
+MIN_LINES = {s: 1 if s in ("opening", "closing", "hang_up") else 2 for s in SITUATIONS}
+MAX_LINE_CHARS = 300
+
+# printable text: no control characters (they could carry speech-engine commands)
+Text = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_LINE_CHARS, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+    ),
+]
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+# an espeak-ng voice or language, optionally with a variant: "en-us", "gmw/en-us", "en-us+f3"
+VoiceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_/-]+(\+[A-Za-z0-9_-]+)?$", max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Resolution(_Strict):
+    """What resolves the call."""
+
+    description: Text = Field(description="What a good agent does to resolve this call, in plain words.")
+    requires: tuple[MoveKind, ...] = Field(
+        default=("apology", "timeframe"),
+        description="Move kinds the trainee must have used at some point in the call before the "
+        "caller accepts (e.g. apology, empathy, timeframe, next_step, ownership, repeat_back).",
+    )
+    max_anger: float = Field(
+        default=3.5, ge=0, le=10, description="The caller accepts only once their mood is at or below this (0-10)."
+    )
+
+
+class Scenario(_Strict):
+    summary: Text = Field(description="What happened, as the trainee would be briefed.")
+    facts: tuple[Text, ...] = Field(
+        default=(),
+        description="Account facts a good agent picks up and repeats back: order number, amount, dates, names.",
+    )
+    resolution: Resolution
+
+
+class VoiceSpec(_Strict):
+    """The caller's voice at their calmest baseline; anger raises rate, pitch and volume."""
+
+    voice: VoiceName = Field(
+        default="en-us",
+        description="espeak-ng voice or language, optionally with a variant: en-us, en, en-us+f3, en+m3, en-us+grandma. "
+        "List: `espeak-ng --voices` and `espeak-ng --voices=variant`.",
+    )
+    rate_wpm: int = Field(default=170, ge=80, le=400, description="Speaking rate in words per minute.")
+    pitch: int = Field(default=50, ge=0, le=100, description="espeak pitch 0-100 (50 = the voice's normal).")
+    volume: float = Field(default=0.9, gt=0, le=1.0, description="Loudness 0-1 (samples are scaled).")
+
+
+class Temperament(_Strict):
+    """How the caller's mood (anger 0-10) moves."""
+
+    start_anger: float = Field(ge=0, le=10, description="Anger at the start of the call, 0 (calm) - 10 (furious).")
+    patience: float = Field(
+        default=5, ge=0, le=10,
+        description="0-10. More patience = more silence tolerated, more voice stress tolerated, more turns before giving up.",
+    )  # fmt: skip
+    escalation: float = Field(
+        default=1.0, ge=0.1, le=3.0, description="Multiplier on everything that makes the caller angrier."
+    )
+    calming: float = Field(
+        default=1.0, ge=0.1, le=3.0, description="Multiplier on everything that calms the caller down."
+    )
+    talk_over: float = Field(
+        default=0.3, ge=0, le=1,
+        description="Probability (0-1) that the caller talks on when interrupted, or barges in on a long answer.",
+    )  # fmt: skip
+    hang_up_at: float = Field(default=10, ge=1, le=10, description="The caller hangs up when anger reaches this.")
+    max_turns: int = Field(default=14, ge=2, le=60, description="The caller gives up after this many trainee turns.")
+
+
+class Lines(_Strict):
+    """What the caller says, grouped by situation. Lines are picked at random without repeating."""
+
+    opening: tuple[Text, ...] = Field(min_length=MIN_LINES["opening"])
+    complaint: tuple[Text, ...] = Field(min_length=MIN_LINES["complaint"])
+    escalation: tuple[Text, ...] = Field(min_length=MIN_LINES["escalation"])
+    interrupted: tuple[Text, ...] = Field(min_length=MIN_LINES["interrupted"])
+    silence: tuple[Text, ...] = Field(min_length=MIN_LINES["silence"])
+    jargon: tuple[Text, ...] = Field(min_length=MIN_LINES["jargon"])
+    empathy_received: tuple[Text, ...] = Field(min_length=MIN_LINES["empathy_received"])
+    solution_received: tuple[Text, ...] = Field(min_length=MIN_LINES["solution_received"])
+    closing: tuple[Text, ...] = Field(min_length=MIN_LINES["closing"])
+    hang_up: tuple[Text, ...] = Field(min_length=MIN_LINES["hang_up"])
+
+    @field_validator("*")
+    @classmethod
+    def _no_duplicates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        seen = set()
+        for line in v:
+            if line.lower() in seen:
+                raise ValueError(f"line repeated: {line!r}")
+            seen.add(line.lower())
+        return v
+
+    def of(self, situation: str) -> tuple[str, ...]:
+        return getattr(self, situation)
+
+
+class Persona(_Strict):
+    """One trainer-authored caller."""
+
+    id: Id = Field(description="Short id, lowercase letters, digits and dashes; must equal the file name.")
+    name: Text = Field(description="The caller's name as the trainee hears it.")
+    difficulty: Literal["easy", "medium", "hard"] = "medium"
+    scenario: Scenario
+    voice: VoiceSpec = Field(default_factory=VoiceSpec)
+    temperament: Temperament
+    lines: Lines
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Persona":
+        t = self.temperament
+        if t.start_anger >= t.hang_up_at:
+            raise ValueError(
+                f"temperament.start_anger ({t.start_anger:g}) must be below temperament.hang_up_at "
+                f"({t.hang_up_at:g}), or the caller hangs up before saying anything"
+            )
+        return self
