@@ -1,0 +1,317 @@
+"""A whole practice call, live or simulated: persona + voice cache + devices + recorder ->
+`LiveSession` -> report.json / report.html / history, all in the session folder.
+
+`practice()` uses the headset; `simulate()` feeds a recording of spoken answers as the
+microphone (real time through `MicSource`, or accelerated for tests) and plays the caller into
+a null sink (or a file). Both go through `run_call`, so they are the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from voicetrainer import get_logger
+from voicetrainer.audio.frames import Frame
+from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings, user_data_dir
+from voicetrainer.report.schema import Report
+from voicetrainer.session.live import LiveOptions, LiveSession, LiveUpdate
+from voicetrainer.session.pipeline import VoiceStats
+
+log = get_logger(__name__)
+
+
+@dataclass
+class CallSetup:
+    """Everything a call needs besides its audio devices.
+
+    Attributes:
+        persona: persona id or path.
+        trainee: the trainee's name (history, baseline).
+        seed: dialog engine seed (reproducible caller choices).
+        session_dir: where the session goes (default: <data dir>/sessions/<date>-<persona>).
+        tts_cache: render cache folder (default: <data dir>/tts-cache).
+        db: history database ("" = default, None = do not record).
+        html: write report.html.
+    """
+
+    persona: str
+    trainee: str = "trainee"
+    seed: int = 0
+    session_dir: Path | None = None
+    tts_cache: Path | None = None
+    db: str | None = ""
+    html: bool = True
+    rubric: str | None = None
+
+
+def sessions_root(settings: Settings | None = None) -> Path:
+    return user_data_dir(settings) / "sessions"
+
+
+def new_session_dir(persona_id: str, root: Path | None = None) -> Path:
+    root = root or sessions_root()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", persona_id)
+    path = root / f"{stamp}-{safe}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{stamp}-{safe}-{n}"
+    return path
+
+
+class VoiceBank:
+    """Caller lines as 16 kHz arrays, from the TTS render cache (memoised per call)."""
+
+    def __init__(self, cache):
+        self.cache = cache
+        self._memo: dict[Path, np.ndarray] = {}
+
+    def __call__(self, line) -> np.ndarray:
+        import soundfile as sf
+
+        from voicetrainer.audio.playback import resample
+        from voicetrainer.errors import TTSError
+
+        try:
+            path = self.cache.get(line.text, line.voice)
+        except TTSError as e:
+            log.warning("caller line skipped, synthesis failed: %s", e)
+            return np.zeros(0, dtype=np.float32)
+        if path not in self._memo:
+            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            self._memo[path] = resample(audio.mean(axis=1), rate, SAMPLE_RATE)
+        return self._memo[path]
+
+
+def load_baseline(trainee: str, settings: Settings | None = None) -> VoiceStats | None:
+    path = user_data_dir(settings) / "baselines" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', trainee)}.json"
+    if not path.exists():
+        return None
+    try:
+        d = json.loads(path.read_text())
+        fields = {k: (float("nan") if v is None else v) for k, v in d.items() if k in VoiceStats.__dataclass_fields__}
+        return VoiceStats(**fields)
+    except (json.JSONDecodeError, TypeError) as e:
+        log.warning("ignoring unreadable baseline %s: %s", path, e)
+        return None
+
+
+def save_baseline(trainee: str, stats: VoiceStats, settings: Settings | None = None) -> Path:
+    from voicetrainer.report.jsonio import write_json
+
+    path = user_data_dir(settings) / "baselines" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', trainee)}.json"
+    return write_json(path, stats.to_dict())
+
+
+BASELINE_SENTENCE = (
+    "Thank you for calling. My name is Alex, and I will be glad to help you with your account today."
+)
+MIN_BASELINE_VOICED_FRAMES = 40  # 0.8 s of voiced 20 ms frames: less is not a voice worth comparing with
+
+
+def record_baseline(
+    trainee: str, frames: Iterable[Frame], settings: Settings, *, max_s: float = 12.0, min_s: float = 3.0,
+    on_level: Callable[[float, float], None] | None = None, save: bool = True,
+) -> VoiceStats | None:
+    """The trainee's calm-voice baseline from `frames` (a microphone; they read `BASELINE_SENTENCE`).
+
+    Listens on the audio clock until speech was heard and has ended (after at least `min_s`
+    seconds), or for `max_s` seconds. The pitch, loudness and rate heard become the baseline,
+    saved for `trainee` when `save`. ``on_level(t_s, level_dbfs)`` sees every frame. None when
+    too little speech was heard.
+    """
+    from voicetrainer.session.pipeline import ChannelAnalyzer
+
+    ch = ChannelAnalyzer("trainee", settings, asr=False)
+    heard = False
+    for frame in frames:
+        out = ch.push(frame.channel(0), frame.index)
+        heard = heard or any(e.kind.value == "speech_start" for e in out.events)
+        t = frame.start_s + FRAME_SAMPLES / SAMPLE_RATE
+        if on_level:
+            on_level(t, ch.last_level_dbfs)
+        if t >= max_s or (heard and not ch.tracker.speaking and t >= min_s):
+            break
+    ch.flush()
+    stats = ch.call.stats()
+    if stats.voiced_frames < MIN_BASELINE_VOICED_FRAMES:
+        return None
+    if save:
+        save_baseline(trainee, stats, settings)
+    return stats
+
+
+def prepare(setup: CallSetup, settings: Settings, *, tts_backend=None, progress: Callable[[int, int], None] | None = None):
+    """Load the persona, its dialog engine and a filled voice cache (a live call never waits for TTS)."""
+    from voicetrainer.persona.cache import RenderCache
+    from voicetrainer.persona.dialog import DialogEngine
+    from voicetrainer.persona.loader import load_persona
+
+    persona = load_persona(setup.persona)
+    cache = RenderCache(setup.tts_cache or user_data_dir(settings) / "tts-cache", backend=tts_backend)
+    t0 = time.perf_counter()
+    res = cache.prefill(persona, progress=progress)
+    failed = getattr(res, "failed", None)
+    if failed:
+        log.warning("%d caller line(s) could not be synthesised and will be skipped", len(failed))
+    log.info("voice cache ready for %s in %.1f s", persona.id, time.perf_counter() - t0)
+    return persona, DialogEngine(persona, seed=setup.seed), cache
+
+
+def run_call(
+    setup: CallSetup, settings: Settings, *, frames, player, transcriber, realtime: bool,
+    now_s: Callable[[int], float] | None = None, on_update: Callable[[LiveUpdate], None] | None = None,
+    baseline: VoiceStats | None = None, tts_backend=None, options: LiveOptions | None = None,
+    device_stats: Callable[[], dict] | None = None, prepared=None, on_session: Callable[[LiveSession], None] | None = None,
+) -> tuple[Report, Path]:
+    """Run one call from `frames` (an iterator of mic `Frame`s) and write its session folder.
+
+    `frames` may need the session to exist (a simulated trainee listens to the caller track):
+    pass a callable ``frames(session) -> Iterator[Frame]`` for that.
+    """
+    from voicetrainer.analysis.recovery import report_recovery
+    from voicetrainer.audio.recorder import SessionRecorder
+    from voicetrainer.session.batch import write_outputs
+    from voicetrainer.session.grader import GradeOptions, _score_skills, build_report, resolve_input
+
+    persona, mind, cache = prepared or prepare(setup, settings, tts_backend=tts_backend)
+    session_dir = setup.session_dir or new_session_dir(persona.id, sessions_root(settings))
+    meta = {
+        "persona": persona.id, "persona_name": persona.name, "trainee": setup.trainee, "seed": setup.seed,
+        "facts": list(persona.scenario.facts), "mode": "live" if realtime else "simulated",
+    }
+    opts = options or LiveOptions(realtime=realtime)
+    with SessionRecorder(session_dir, meta=meta) as recorder:
+        session = LiveSession(
+            mind=mind, voice=VoiceBank(cache), player=player, recorder=recorder, transcriber=transcriber,
+            settings=settings, options=opts, now_s=now_s, on_update=on_update, baseline=baseline,
+        )
+        if on_session:
+            on_session(session)
+        source = frames(session) if callable(frames) else frames
+        error = None
+        try:
+            out = session.run(source)
+        except Exception as e:  # a device fault: keep what was recorded, mark the session
+            error = e
+            out = session.finish()
+        stats = device_stats() if device_stats else {}
+        status = "aborted" if (error or out["aborted"] and "ended by the trainee" not in (out["aborted"] or "")) else "complete"
+        recorder.close(status, outcome=getattr(mind, "outcome", None), audio_faults=stats,
+                       **({"error": str(error)} if error else {}), **({"note": out["aborted"]} if out["aborted"] else {}))
+    call = resolve_input(session_dir)
+    call.caller_lines = out["caller_lines"]
+    report = build_report(call, out["result"], baseline=baseline, latency=out["latency"])
+    report.events = list(out["events"])
+    report.metrics["recovery"] = report_recovery(report)  # escalations from the dialog's mood now
+    report.source.update(persona=persona.id, trainee=setup.trainee, outcome=getattr(mind, "outcome", None),
+                         status=status)
+    skipped = [e for e in out["events"] if e.get("type") == "tts_skipped"]
+    if skipped:
+        report.warnings.append(f"{len(skipped)} caller line(s) could not be synthesised and were skipped")
+    if error:
+        report.warnings.append(f"session aborted: {error}")
+    _score_skills(report, call, GradeOptions(rubric=setup.rubric))
+    write_outputs(report, session_dir, html=setup.html, db=setup.db, trainee=setup.trainee, persona=persona.id)
+    if error:
+        raise error
+    return report, session_dir
+
+
+def practice(
+    setup: CallSetup, settings: Settings, *, device_in=None, device_out=None, transcriber=None,
+    baseline: VoiceStats | None = None, prepared=None, on_update: Callable[[LiveUpdate], None] | None = None,
+    on_session: Callable[[LiveSession], None] | None = None,
+) -> tuple[Report, Path]:
+    """A live call on the headset: microphone `device_in` (name or index; None = default) through
+    the live pipeline, the caller played on `device_out`. The CLI's ``practice`` and the web
+    server both run calls through this."""
+    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.audio.playback import Player
+    from voicetrainer.audio.sources import MicSource
+
+    prepared = prepared or prepare(setup, settings)
+    transcriber = transcriber or WhisperTranscriber(settings.asr)
+    mic = MicSource(device=device_in)
+    player = Player(device=device_out)
+    with player, mic:
+        return run_call(
+            setup, settings, frames=mic, player=player, transcriber=transcriber, realtime=True,
+            now_s=lambda index: mic.stats.blocks * mic.blocksize_ms / 1000, on_update=on_update,
+            baseline=baseline, prepared=prepared, on_session=on_session,
+            device_stats=lambda: {"input_overflows": mic.stats.overflows, "dropped_blocks": mic.stats.dropped_blocks,
+                                  "output_underflows": player.stats.underflows},
+        )
+
+
+def simulate(
+    persona_id: str, trainee_wav: str | Path, out_dir: Path | None = None, *, settings: Settings = Settings(),
+    realtime: bool = True, seed: int = 0, on_update=None, transcriber=None, tts_backend=None,
+    player_factory=None, db: str | None = "", trainee: str = "demo trainee", html: bool = True,
+    speed: float = 1.0, options: LiveOptions | None = None, on_session=None, baseline: VoiceStats | None = None,
+) -> Report:
+    """A whole practice call with a recorded trainee as the microphone.
+
+    Real time: the recording is paced through `MicSource` like a microphone and the caller is
+    played into `player_factory()` (default: nowhere, a `NullPlayer`); latency is measured for
+    real. Accelerated (``realtime=False``): frames are pulled as fast as the pipeline runs.
+    `speed` > 1 paces the simulated microphone faster than real time (tests). `baseline`: the
+    calm-voice baseline of the voice in the recording (the live band and the mood use it).
+    """
+    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.audio.playback import NullPlayer
+    from voicetrainer.audio.sources import MicSource
+    from voicetrainer.session.simulate import ScriptedTrainee, SimulatedInputStream, load_script
+
+    audio, answers = load_script(trainee_wav)
+    transcriber = transcriber or WhisperTranscriber(settings.asr)
+    transcriber.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))  # warm up before the call
+    setup = CallSetup(persona=persona_id, trainee=trainee, seed=seed, session_dir=out_dir, db=db, html=html)
+    player = player_factory() if player_factory else NullPlayer()
+    holder: dict = {}
+
+    def frames(session: LiveSession):
+        sim = ScriptedTrainee(audio, answers, session.track.active, seed=seed)
+        holder["sim"] = sim
+        if not realtime:
+            return sim.frames(max_s=LiveOptions().max_call_s)
+        mic = MicSource(stream_factory=lambda **kw: SimulatedInputStream(sim, speed=speed, **kw))
+        holder["mic"] = mic
+        mic.open()
+        session._now = lambda index: mic.stats.blocks * mic.blocksize_ms / 1000
+        return _closing(mic)
+
+    def stats() -> dict:
+        mic = holder.get("mic")
+        d = {"output_underflows": player.stats.underflows}
+        if mic:
+            d.update(input_overflows=mic.stats.overflows, dropped_blocks=mic.stats.dropped_blocks)
+        return d
+
+    with player:
+        report, session_dir = run_call(setup, settings, frames=frames, player=player, transcriber=transcriber,
+                             realtime=realtime, on_update=on_update, tts_backend=tts_backend, device_stats=stats,
+                             options=options or LiveOptions(realtime=realtime), on_session=on_session,
+                             baseline=baseline)
+    sim = holder.get("sim")
+    if sim is not None and session_dir is not None and Path(session_dir).is_dir():
+        # what the simulated trainee actually said, and when: the ground truth for the transcript
+        script = [{"start_s": round(a, 3), "end_s": round(b, 3), "text": answers[i].text} for a, b, i in sim.spoken]
+        (Path(session_dir) / "trainee_script.json").write_text(json.dumps(script, indent=2) + "\n")
+    return report
+
+
+def _closing(mic):
+    try:
+        yield from mic
+    finally:
+        mic.close()
