@@ -1,0 +1,518 @@
+"""Session history in SQLite: one row per graded or practised session, its skill scores and key
+metrics, for progress tables and trend plots.
+
+Concurrency: the database runs in WAL mode with a busy timeout, and every write is one
+``BEGIN IMMEDIATE`` transaction, so two processes (a batch grade and a practice session, say)
+can write at once: one waits for the other instead of failing or corrupting the file.
+
+Schema versions: ``PRAGMA user_version`` holds the version; `MIGRATIONS` lists the steps from
+each version to the next. Opening an older database upgrades it in place (inside one
+transaction, so a concurrent opener sees either the old or the new schema, never half).
+Version history:
+  1. ``sessions`` (trainee, persona, date, folder, overall, key metrics) and ``skill_scores``.
+  2. ``rubric`` column; one row per session folder (re-grading replaces the scores);
+     indexes for the trainee/persona filters.
+  3. ``drills``: calm-voice drill results (``voicetrainer calm drill``), one row per drill.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from voicetrainer import get_logger
+from voicetrainer.errors import ConfigError
+from voicetrainer.report.schema import SKILLS, Report
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voicetrainer.config import Settings
+
+log = get_logger(__name__)
+
+DB_FILENAME = "history.sqlite"
+BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction to finish
+
+# Key metrics stored as columns (report.metrics keys; "calm_score" is metrics.calm.score).
+METRIC_COLUMNS = (
+    "trainee_wpm",
+    "talk_ratio",
+    "mean_response_gap_s",
+    "longest_silence_s",
+    "interruptions_by_trainee",
+    "filler_rate",
+    "calm_score",
+)
+
+
+def _migrate_1(cur: sqlite3.Cursor) -> None:
+    cur.execute(
+        """CREATE TABLE sessions(
+            id INTEGER PRIMARY KEY,
+            trainee TEXT,
+            persona TEXT,
+            date TEXT NOT NULL,               -- ISO 8601
+            folder TEXT,                      -- the session folder (absolute), or NULL
+            overall REAL,
+            duration_s REAL,
+            trainee_wpm REAL,
+            talk_ratio REAL,
+            mean_response_gap_s REAL,
+            longest_silence_s REAL,
+            interruptions_by_trainee INTEGER,
+            filler_rate REAL,
+            calm_score REAL,
+            metrics_json TEXT                 -- the report's whole metrics dict
+        )"""
+    )
+    cur.execute(
+        """CREATE TABLE skill_scores(
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            skill TEXT NOT NULL,
+            score REAL,
+            PRIMARY KEY(session_id, skill)
+        )"""
+    )
+
+
+def _migrate_2(cur: sqlite3.Cursor) -> None:
+    cur.execute("ALTER TABLE sessions ADD COLUMN rubric TEXT")
+    # version 1 allowed the same folder twice; keep the newest row of each before making it unique
+    cur.execute(
+        """DELETE FROM skill_scores WHERE session_id IN (
+             SELECT id FROM sessions s WHERE folder IS NOT NULL
+               AND id < (SELECT MAX(id) FROM sessions t WHERE t.folder = s.folder))"""
+    )
+    cur.execute(
+        """DELETE FROM sessions WHERE folder IS NOT NULL
+             AND id < (SELECT MAX(id) FROM sessions t WHERE t.folder = sessions.folder)"""
+    )
+    cur.execute("CREATE UNIQUE INDEX sessions_folder ON sessions(folder) WHERE folder IS NOT NULL")
+    cur.execute("CREATE INDEX sessions_trainee_date ON sessions(trainee, date)")
+    cur.execute("CREATE INDEX sessions_persona_date ON sessions(persona, date)")
+
+
+def _migrate_3(cur: sqlite3.Cursor) -> None:
+    cur.execute(
+        """CREATE TABLE drills(
+            id INTEGER PRIMARY KEY,
+            trainee TEXT,
+            persona TEXT,
+            date TEXT NOT NULL,               -- ISO 8601
+            rounds INTEGER,                   -- scored answers
+            mean_score REAL,                  -- mean calm score 0-100 of the scored answers
+            min_score REAL,
+            start_level INTEGER,              -- provocation harshness 0 (mild) .. 3 (furious)
+            final_level INTEGER,
+            max_level INTEGER,
+            baseline_source TEXT,
+            result_json TEXT                  -- every round: line, answer times, score, feedback
+        )"""
+    )
+    cur.execute("CREATE INDEX drills_trainee_date ON drills(trainee, date)")
+
+
+# MIGRATIONS[k] upgrades a database from version k to k + 1.
+MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_migrate_1, _migrate_2, _migrate_3)
+SCHEMA_VERSION = len(MIGRATIONS)  # 3
+
+
+def default_db_path(settings: "Settings | None" = None) -> Path:
+    """``<user data dir>/history.sqlite``: ``settings.data_dir`` if set, else
+    ``$VOICETRAINER_DATA``, else the platformdirs user data folder."""
+    from voicetrainer.config import user_data_dir
+
+    return user_data_dir(settings) / DB_FILENAME
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One session as stored.
+
+    Attributes:
+        id: row id.
+        trainee, persona: who practised, against which persona (None when unknown).
+        date: ISO 8601 text.
+        folder: the session folder, or None.
+        overall: overall score 0-100, or None.
+        duration_s: call length in seconds.
+        metrics: the key metrics (`METRIC_COLUMNS`), None where the report had none.
+        scores: {skill: score 0-100 or None}.
+        rubric: name or path of the rubric used, if given.
+    """
+
+    id: int
+    trainee: str | None
+    persona: str | None
+    date: str
+    folder: str | None
+    overall: float | None
+    duration_s: float | None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    scores: dict[str, float | None] = field(default_factory=dict)
+    rubric: str | None = None
+
+
+@dataclass(frozen=True)
+class DrillRecord:
+    """One calm-voice drill as stored.
+
+    Attributes:
+        id: row id.
+        trainee, persona: who drilled, against which persona's lines.
+        date: ISO 8601 text.
+        rounds: scored answers.
+        mean_score, min_score: calm scores 0-100 of the answers (None if none was scored).
+        start_level, final_level, max_level: provocation harshness 0 (mild) .. 3 (furious).
+        baseline_source: "stored baseline" or "first answer".
+        result: the whole drill (`voicetrainer.calm.drill.DrillResult.to_dict`).
+    """
+
+    id: int
+    trainee: str | None
+    persona: str | None
+    date: str
+    rounds: int
+    mean_score: float | None
+    min_score: float | None
+    start_level: int | None
+    final_level: int | None
+    max_level: int | None
+    baseline_source: str | None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def _finite(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _iso(date: datetime | str | None) -> str:
+    if date is None:
+        return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if isinstance(date, datetime):
+        return date.isoformat(timespec="seconds")
+    try:
+        return datetime.fromisoformat(str(date)).isoformat(timespec="seconds")
+    except ValueError as e:
+        raise ConfigError(f"not an ISO 8601 date: {date!r}", field="date") from e
+
+
+def key_metrics(report: Report) -> dict[str, float | None]:
+    """The `METRIC_COLUMNS` values of a report (None where missing)."""
+    m = report.metrics or {}
+    calm = m.get("calm") if isinstance(m.get("calm"), Mapping) else {}
+    out = {k: _finite(m.get(k)) for k in METRIC_COLUMNS if k != "calm_score"}
+    out["calm_score"] = _finite(calm.get("score"))
+    return out
+
+
+class HistoryDB:
+    """The history database. Use as a context manager, or call `close()`.
+
+    Args:
+        path: the SQLite file; None = `default_db_path()`. Parent folders are created.
+        timeout_s: how long to wait for another process's write before giving up.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, timeout_s: float = BUSY_TIMEOUT_S):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        except sqlite3.Error as e:
+            raise ConfigError(f"cannot open the history database ({e}); choose another with --db", path=self.path) from e
+        self._con.row_factory = sqlite3.Row
+        try:
+            self._con.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            self._con.execute("PRAGMA foreign_keys = ON")
+            self._set_wal(timeout_s)
+            self._migrate()
+        except BaseException as e:
+            self._con.close()
+            if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
+                raise ConfigError(
+                    f"not a voicetrainer history database ({e}); choose another with --db", path=self.path
+                ) from e
+            raise
+
+    # -- setup -------------------------------------------------------------------------------
+    def _set_wal(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                mode = self._con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    log.warning("history database %s runs in %s mode, not WAL", self.path, mode)
+                return
+            except sqlite3.OperationalError as e:  # another process is switching it right now
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    @property
+    def version(self) -> int:
+        return int(self._con.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        if self.version == SCHEMA_VERSION:
+            return
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.version  # re-read under the write lock: another process may have migrated
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"history database schema version {version} is newer than this voicetrainer "
+                    f"understands ({SCHEMA_VERSION}); upgrade voicetrainer or use another --db",
+                    path=self.path,
+                )
+            cur = self._con.cursor()
+            for step in range(version, SCHEMA_VERSION):
+                log.info("history database %s: migrating schema %d -> %d", self.path, step, step + 1)
+                MIGRATIONS[step](cur)
+            cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._con.execute("COMMIT")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "HistoryDB":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------
+    def add(
+        self,
+        report: Report,
+        *,
+        trainee: str | None,
+        persona: str | None,
+        folder: str | Path | None,
+        date: datetime | str | None = None,
+        rubric: str | None = None,
+    ) -> int:
+        """Record one session; returns its row id.
+
+        A session folder is recorded once: adding the same folder again (re-grading it, say
+        with a new rubric) replaces that row's scores and metrics and keeps its id.
+
+        Args:
+            report: the graded report (skills, overall, metrics).
+            trainee, persona: labels for filtering (None when unknown).
+            folder: the session folder (stored absolute), or None for a loose file.
+            date: when the call took place; datetime or ISO 8601; None = now (UTC).
+            rubric: the rubric's name or path, for the record.
+        """
+        metrics = key_metrics(report)
+        folder_s = str(Path(folder).resolve()) if folder is not None else None
+        row = {
+            "trainee": trainee,
+            "persona": persona,
+            "date": _iso(date),
+            "folder": folder_s,
+            "overall": _finite(report.overall),
+            "duration_s": _finite(report.duration_s),
+            **metrics,
+            "metrics_json": json.dumps(_clean(report.metrics or {}), allow_nan=False),
+            "rubric": rubric,
+        }
+        scores = [(skill, _finite(sk.score)) for skill, sk in (report.skills or {}).items()]
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            sid = None
+            if folder_s is not None:
+                hit = con.execute("SELECT id FROM sessions WHERE folder = ?", (folder_s,)).fetchone()
+                sid = hit[0] if hit else None
+            cols = list(row)
+            if sid is None:
+                sql = f"INSERT INTO sessions({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+                sid = con.execute(sql, [row[c] for c in cols]).lastrowid
+            else:
+                sql = f"UPDATE sessions SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?"
+                con.execute(sql, [row[c] for c in cols] + [sid])
+                con.execute("DELETE FROM skill_scores WHERE session_id = ?", (sid,))
+            con.executemany(
+                "INSERT INTO skill_scores(session_id, skill, score) VALUES (?, ?, ?)",
+                [(sid, skill, score) for skill, score in scores],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        log.debug("history: session %s recorded (%s)", sid, folder_s)
+        return int(sid)
+
+    # -- reading -----------------------------------------------------------------------------
+    def sessions(
+        self,
+        *,
+        trainee: str | None = None,
+        persona: str | None = None,
+        since: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> list[SessionRecord]:
+        """Sessions oldest first, filtered by trainee / persona (exact, case-insensitive) and
+        date (``since``, inclusive). ``limit`` keeps the newest N."""
+        where, args = [], []
+        if trainee is not None:
+            where.append("trainee = ? COLLATE NOCASE")
+            args.append(trainee)
+        if persona is not None:
+            where.append("persona = ? COLLATE NOCASE")
+            args.append(persona)
+        if since is not None:
+            where.append("date >= ?")
+            args.append(_iso(since))
+        sql = "SELECT * FROM sessions" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql += " ORDER BY date DESC, id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._con.execute(sql, args).fetchall()[::-1]
+        scores: dict[int, dict[str, float | None]] = {r["id"]: {} for r in rows}
+        if rows:
+            ids = list(scores)
+            for k in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+                chunk = ids[k : k + 500]
+                q = f"SELECT session_id, skill, score FROM skill_scores WHERE session_id IN ({','.join('?' * len(chunk))})"
+                for sid, skill, score in self._con.execute(q, chunk):
+                    scores[sid][skill] = score
+        return [
+            SessionRecord(
+                id=r["id"],
+                trainee=r["trainee"],
+                persona=r["persona"],
+                date=r["date"],
+                folder=r["folder"],
+                overall=r["overall"],
+                duration_s=r["duration_s"],
+                metrics={k: r[k] for k in METRIC_COLUMNS},
+                scores=scores[r["id"]],
+                rubric=r["rubric"],
+            )
+            for r in rows
+        ]
+
+    def count(self) -> int:
+        return int(self._con.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
+    # -- drills ------------------------------------------------------------------------------
+    def add_drill(self, result: Any, *, date: datetime | str | None = None) -> int:
+        """Record one calm-voice drill (a `voicetrainer.calm.drill.DrillResult`); returns its id."""
+        scores = [s for s in (_finite(x) for x in result.scores) if s is not None]
+        row = {
+            "trainee": result.trainee,
+            "persona": result.persona,
+            "date": _iso(date if date is not None else result.date),
+            "rounds": len(scores),
+            "mean_score": round(sum(scores) / len(scores), 1) if scores else None,
+            "min_score": min(scores) if scores else None,
+            "start_level": result.start_level,
+            "final_level": result.final_level,
+            "max_level": result.max_level,
+            "baseline_source": result.baseline_source,
+            "result_json": json.dumps(_clean(result.to_dict()), allow_nan=False),
+        }
+        cols = list(row)
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            sql = f"INSERT INTO drills({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            did = con.execute(sql, [row[c] for c in cols]).lastrowid
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        log.debug("history: drill %s recorded", did)
+        return int(did)
+
+    def drills(self, *, trainee: str | None = None, persona: str | None = None,
+               since: datetime | str | None = None, limit: int | None = None) -> list[DrillRecord]:
+        """Drills oldest first, with the same filters as `sessions`."""
+        where, args = [], []
+        if trainee is not None:
+            where.append("trainee = ? COLLATE NOCASE")
+            args.append(trainee)
+        if persona is not None:
+            where.append("persona = ? COLLATE NOCASE")
+            args.append(persona)
+        if since is not None:
+            where.append("date >= ?")
+            args.append(_iso(since))
+        sql = "SELECT * FROM drills" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql += " ORDER BY date DESC, id DESC" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        rows = self._con.execute(sql, args).fetchall()[::-1]
+        return [
+            DrillRecord(
+                id=r["id"], trainee=r["trainee"], persona=r["persona"], date=r["date"], rounds=r["rounds"],
+                mean_score=r["mean_score"], min_score=r["min_score"], start_level=r["start_level"],
+                final_level=r["final_level"], max_level=r["max_level"], baseline_source=r["baseline_source"],
+                result=json.loads(r["result_json"] or "{}"),
+            )
+            for r in rows
+        ]
+
+    def trainees(self) -> list[str]:
+        rows = self._con.execute("SELECT DISTINCT trainee FROM sessions WHERE trainee IS NOT NULL ORDER BY trainee")
+        return [r[0] for r in rows]
+
+    def integrity_ok(self) -> bool:
+        return self._con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _clean(v: Any) -> Any:
+    """NaN/inf -> None, recursively, so the stored JSON is strict."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, Mapping):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+
+
+CSV_COLUMNS = ("date", "trainee", "persona", "overall", *SKILLS, "duration_s", *METRIC_COLUMNS, "rubric", "folder")
+
+
+def write_csv(records: Iterable[SessionRecord], out: str | Path | IO[str]) -> None:
+    """Sessions as CSV, one row each: `CSV_COLUMNS`; empty cells where a value is missing."""
+
+    def rows() -> Iterable[list[Any]]:
+        yield list(CSV_COLUMNS)
+        for r in records:
+            vals = {
+                "date": r.date, "trainee": r.trainee, "persona": r.persona, "overall": r.overall,
+                "duration_s": r.duration_s, "rubric": r.rubric, "folder": r.folder,
+                **{s: r.scores.get(s) for s in SKILLS}, **r.metrics,
+            }  # fmt: skip
+            yield ["" if vals.get(c) is None else vals[c] for c in CSV_COLUMNS]
+
+    if isinstance(out, (str, Path)):
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows())
+    else:
+        csv.writer(out).writerows(rows())
+
+
+def trend_rows(records: Sequence[SessionRecord]) -> list[dict[str, Any]]:
+    """Records in the shape `voicetrainer.report.plots.trend_png` draws."""
+    return [{"date": r.date, "overall": r.overall, "scores": dict(r.scores)} for r in records]

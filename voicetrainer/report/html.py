@@ -1,0 +1,513 @@
+"""report.html (one call) and index.html (a batch): self-contained pages, no network.
+
+Everything is inline: CSS, a small script, SVG plots. The only external reference is the
+recording itself (``audio_href``, a path relative to the page), played by an ``<audio>``
+element. Every element carrying ``data-t`` (seconds) seeks the recording there when clicked,
+or when Enter/Space is pressed on it; ``report.html#t=42.5`` opens at 42.5 s.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from voicetrainer import get_logger
+from voicetrainer.report import plots
+from voicetrainer.report.plots import fmt_clock
+from voicetrainer.report.schema import SKILLS, Evidence, Report, Skill
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voicetrainer.analysis.rubric import Rubric
+
+log = get_logger(__name__)
+
+SKILL_LABELS = {
+    "empathy": ("Empathy", "Acknowledges the caller's feelings and apologises where it fits."),
+    "listening": ("Listening", "Lets the caller finish, repeats their facts back, asks clarifying questions."),
+    "patience": ("Patience", "Does not talk over the caller or rush them."),
+    "calm": ("Calm", "Voice stays near the trainee's own baseline while the caller is angry."),
+    "clarity": ("Clarity", "Plain words, steady pace, few fillers."),
+    "expectations": ("Expectations", "Says what happens next and when."),
+    "courtesy": ("Courtesy", "Greets, thanks, and never dismisses the caller."),
+}
+
+
+def _e(v: Any) -> str:
+    return escape("" if v is None else str(v), quote=True)
+
+
+def _score_text(score: float | None) -> str:
+    return "–" if score is None else f"{score:.0f}"
+
+
+def _score_class(score: float | None) -> str:
+    if score is None:
+        return "na"
+    return "good" if score >= 75 else "ok" if score >= 50 else "low"
+
+
+def _is_negative(ev: Evidence) -> bool:
+    """Evidence that cost points: its ``why`` carries a negative number, e.g. "blame (−15)"."""
+    return "(−" in ev.why or "(-" in ev.why
+
+
+def _fmt_metric(v: Any, unit: str = "", digits: int = 1) -> str:
+    if isinstance(v, bool) or v is None:
+        return "–"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return _e(v)
+    if not math.isfinite(f):
+        return "–"
+    return f"{f:.{digits}f}{unit}"
+
+
+CSS = """
+:root{--fg:#1f2937;--muted:#4b5563;--bg:#f8fafc;--card:#fff;--line:#e5e7eb;--caller:#475569;
+--trainee:#0f766e;--bad:#b91c1c;--good:#166534;--ok:#92400e;--focus:#2563eb}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:var(--fg);background:var(--bg)}
+main{max-width:1120px;margin:0 auto;padding:0 20px 48px}
+h1{font-size:1.6rem;margin:20px 0 4px}
+h2{font-size:1.2rem;margin:0 0 10px}
+h3{font-size:1.05rem;margin:0}
+section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:16px 18px;margin:16px 0}
+.sub{color:var(--muted);margin:0}
+.player{position:sticky;top:0;z-index:5;background:#fffffff2;border-bottom:1px solid var(--line);backdrop-filter:blur(4px)}
+.player .in{max-width:1120px;margin:0 auto;padding:8px 20px;display:flex;gap:14px;align-items:center;flex-wrap:wrap}
+.player audio{flex:1 1 420px;min-width:260px;height:40px}
+.player .now{font-variant-numeric:tabular-nums;color:var(--muted);min-width:7ch}
+.hdr{display:flex;justify-content:space-between;gap:20px;align-items:flex-end;flex-wrap:wrap}
+.overall{text-align:center;border-radius:12px;padding:8px 18px;border:2px solid currentColor}
+.overall b{display:block;font-size:2.2rem;line-height:1.1}
+.good{color:var(--good)}.ok{color:var(--ok)}.low{color:var(--bad)}.na{color:var(--muted)}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(120px,1fr));gap:10px}
+.card{border:1px solid var(--line);border-radius:8px;padding:8px 10px;background:#fff}
+.card .k{color:var(--muted);font-size:.85rem}.card .v{font-size:1.15rem;font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap}
+.skills{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:12px}
+.skill{border:1px solid var(--line);border-radius:8px;padding:12px 14px}
+.skill .top{display:flex;justify-content:space-between;align-items:baseline;gap:8px}
+.skill .score{font-size:1.5rem;font-weight:700;font-variant-numeric:tabular-nums}
+.bar{height:8px;background:#eef2f7;border-radius:4px;margin:6px 0 8px;overflow:hidden}
+.bar i{display:block;height:100%;border-radius:4px;background:currentColor}
+.skill p{margin:4px 0;color:var(--muted);font-size:.92rem}
+ul.ev{list-style:none;padding:0;margin:8px 0 0}
+ul.ev li{padding:4px 0 4px 10px;border-left:3px solid var(--good);margin:4px 0;font-size:.95rem}
+ul.ev li.neg{border-left-color:var(--bad)}ul.ev li.nc{border-left-color:#cbd5e1}
+.skill p.desc{color:var(--fg);font-size:.9rem}
+ul.ev .why{color:var(--muted)}
+button.ts{font:inherit;font-variant-numeric:tabular-nums;font-size:.9rem;color:var(--focus);background:#eff6ff;
+border:1px solid #bfdbfe;border-radius:5px;padding:0 6px;cursor:pointer}
+button.ts:hover{background:#dbeafe}
+:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
+svg.plot{width:100%;height:auto;display:block;font-family:inherit}
+svg .tick{font-size:12px;fill:#475569}svg .lane{font-size:14px;fill:#1f2937;font-weight:600}
+svg .note{font-size:12px;fill:#64748b}svg .ptitle{font-size:13px;fill:#1f2937;font-weight:600}
+svg [data-t]{cursor:pointer}svg [data-t]:hover{opacity:.8}
+svg [data-t]:focus-visible{outline:none;stroke:var(--focus);stroke-width:3}
+.legend{display:flex;gap:16px;flex-wrap:wrap;color:var(--muted);font-size:.9rem;margin:6px 0 0}
+.legend span::before{content:"";display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:6px;vertical-align:-1px;background:var(--c)}
+ol.transcript{list-style:none;padding:0;margin:0}
+ol.transcript li,ul.ev li{cursor:pointer}ol.transcript li:hover{background:#f1f5f9}
+ol.transcript li{display:grid;grid-template-columns:70px 80px 1fr;gap:10px;padding:6px 8px;border-radius:6px}
+ol.transcript li.caller .who{color:var(--caller);font-weight:600}
+ol.transcript li.trainee .who{color:var(--trainee);font-weight:600}
+ol.transcript li.playing{background:#fef9c3}
+ol.transcript p{margin:0}
+mark{background:#dcfce7;color:inherit;border-radius:3px;padding:0 2px}mark.neg{background:#fee2e2}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);font-variant-numeric:tabular-nums}
+.warn{border-color:#fcd34d;background:#fffbeb}
+@media print{.player{position:static}}
+"""
+
+SCRIPT = """
+(function(){
+  var a=document.getElementById('player');
+  var now=document.getElementById('now');
+  function clock(t){t=Math.max(0,Math.floor(t||0));var m=Math.floor(t/60),s=t%60;return (m<10?'0':'')+m+':'+(s<10?'0':'')+s;}
+  function seek(t){
+    if(!a||!isFinite(t))return;
+    if(window.getSelection&&String(window.getSelection()).length)return; // selecting text, not seeking
+    a.currentTime=t;
+    var p=a.play(); if(p&&p.catch){p.catch(function(){});}
+  }
+  function target(e){var el=e.target;return el&&el.closest?el.closest('[data-t]'):null;}
+  document.addEventListener('click',function(e){var el=target(e);if(el){seek(parseFloat(el.getAttribute('data-t')));}});
+  document.addEventListener('keydown',function(e){
+    if(e.key!=='Enter'&&e.key!==' ')return;
+    var el=target(e); if(!el||el.tagName==='BUTTON')return;
+    e.preventDefault(); seek(parseFloat(el.getAttribute('data-t')));
+  });
+  var svg=document.getElementById('timeline');
+  var ph=svg?svg.querySelector('.playhead'):null;
+  var turns=[].slice.call(document.querySelectorAll('ol.transcript li[data-start]'));
+  function tick(){
+    if(!a)return; var t=a.currentTime||0;
+    if(now)now.textContent=clock(t);
+    if(ph){var x0=+svg.dataset.x0,x1=+svg.dataset.x1,d=+svg.dataset.durS||1;var x=x0+(x1-x0)*Math.min(Math.max(t/d,0),1);
+      ph.setAttribute('x1',x);ph.setAttribute('x2',x);ph.setAttribute('visibility','visible');}
+    turns.forEach(function(li){var on=t>=+li.dataset.start&&t<+li.dataset.end;li.classList.toggle('playing',on);});
+  }
+  if(a){a.addEventListener('timeupdate',tick);a.addEventListener('seeked',tick);}
+  var m=/^#t=([0-9.]+)$/.exec(location.hash);
+  if(m&&a){a.currentTime=parseFloat(m[1]);}
+  document.documentElement.setAttribute('data-ready','1');
+})();
+"""
+
+
+def _skill_meta(rubric: "Rubric | None") -> dict[str, tuple[str, str]]:
+    meta = dict(SKILL_LABELS)
+    if rubric is not None:
+        for name, spec in rubric.skills.items():
+            meta[name] = (spec.label or name.title(), spec.description or meta.get(name, ("", ""))[1])
+    return meta
+
+
+def _rubric_of(report: Report) -> "Rubric | None":
+    """The rubric named by ``report.source["rubric"]`` (a file path), if it can be loaded."""
+    ref = (report.source or {}).get("rubric")
+    if not ref:
+        return None
+    from voicetrainer.analysis.rubric import load_rubric
+    from voicetrainer.errors import VoiceTrainerError
+
+    try:
+        return load_rubric(None if ref == "default" else ref)
+    except VoiceTrainerError as e:
+        log.warning("report.html uses the default thresholds: %s", e)
+        return None
+
+
+def _skills_html(report: Report, rubric: "Rubric | None") -> str:
+    meta = _skill_meta(rubric)
+    names = list(SKILLS) + [k for k in report.skills if k not in SKILLS]
+    out = []
+    for name in names:
+        sk = report.skills.get(name) or Skill(score=None, summary="not scored in this report")
+        label, desc = meta.get(name, (name.title(), ""))
+        cls = _score_class(sk.score)
+        width = 0 if sk.score is None else max(0.0, min(100.0, sk.score))
+        evs = sorted(sk.evidence, key=lambda e: e.t_s)
+        items = []
+        for ev in evs:
+            ecls = "neg" if _is_negative(ev) else "pos"
+            if "not counted" in ev.why:
+                ecls += " nc"
+            quote = f"<q>{_e(ev.quote)}</q> " if ev.quote else ""
+            items.append(
+                f'<li class="{ecls}" data-t="{ev.t_s:.2f}"><button class="ts" type="button" data-t="{ev.t_s:.2f}" '
+                f'aria-label="Play from {fmt_clock(ev.t_s)}">{fmt_clock(ev.t_s)}</button> '
+                f'{quote}<span class="why">— {_e(ev.why)}</span></li>'
+            )
+        ev_html = f'<ul class="ev">{"".join(items)}</ul>' if items else '<p class="na">No moments found for this skill.</p>'
+        out.append(
+            f'<article class="skill" id="skill-{_e(name)}" data-skill="{_e(name)}" data-score="{"" if sk.score is None else f"{sk.score:.1f}"}">'
+            f'<div class="top"><h3>{_e(label)}</h3><span class="score {cls}">{_score_text(sk.score)}</span></div>'
+            f'<div class="bar {cls}" aria-hidden="true"><i style="width:{width:.0f}%"></i></div>'
+            f'<p class="desc">{_e(desc)}</p>' + (f"<p>{_e(sk.summary)}</p>" if sk.summary else "") + f"{ev_html}</article>"
+        )
+    return "".join(out)
+
+
+def _metric_cards(report: Report) -> str:
+    m = report.metrics or {}
+    calm = m.get("calm") if isinstance(m.get("calm"), Mapping) else {}
+    rows = [
+        ("Duration", fmt_clock(report.duration_s)),
+        ("Speaking rate", _fmt_metric(m.get("trainee_wpm"), " WPM", 0)),
+        ("Talk share", _fmt_metric(None if m.get("talk_ratio") is None else 100 * float(m["talk_ratio"]), " %", 0)),
+        ("Mean reply gap", _fmt_metric(m.get("mean_response_gap_s"), " s")),
+        ("Longest silence", _fmt_metric(m.get("longest_silence_s"), " s")),
+        ("Interruptions", _fmt_metric(m.get("interruptions_by_trainee"), "", 0)),
+        ("Fillers / 100 words", _fmt_metric(m.get("filler_rate"), "", 1)),  # filler_rate is per 100 words
+        ("Vocal calm", _fmt_metric(calm.get("score"), "", 0)),
+    ]
+    return "".join(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>' for k, v in rows)
+
+
+def _marked(text: str, turn_start_s: float, turn_end_s: float, cited: list[tuple[Evidence, str]]) -> str:
+    """``text`` escaped, with each cited quote of this turn wrapped in <mark> (first occurrence
+    at or after the previous mark; quotes that do not occur verbatim are left unmarked)."""
+    spans: list[tuple[int, int, str, str]] = []
+    low = text.lower()
+    for ev, skill in sorted(cited, key=lambda c: c[0].t_s):
+        q = ev.quote.strip().rstrip("…").strip()
+        if len(q) < 2 or len(q) >= 0.8 * len(text) or not (turn_start_s - 0.5 <= ev.t_s <= turn_end_s + 0.5):
+            continue  # (a quote of the whole turn is a delivery signal, not a phrase)
+        at = low.find(q.lower())
+        if at < 0 or any(a < at + len(q) and at < b for a, b, _, _ in spans):
+            continue
+        spans.append((at, at + len(q), "neg" if _is_negative(ev) else "pos", f"{skill}: {ev.why}"))
+    out, pos = [], 0
+    for a, b, cls, tip in sorted(spans):
+        out.append(_e(text[pos:a]))
+        out.append(f'<mark class="{cls}" title="{_e(tip)}">{_e(text[a:b])}</mark>')
+        pos = b
+    out.append(_e(text[pos:]))
+    return "".join(out)
+
+
+def _transcript_html(report: Report) -> str:
+    # phrase evidence (not whole-turn signals) is highlighted in the transcript
+    cited = [
+        (ev, name) for name, sk in report.skills.items() for ev in sk.evidence
+        if ev.quote and not ev.quote.endswith("…")
+    ]  # fmt: skip
+    items = []
+    for i, t in enumerate(report.turns):
+        text = t.text or " ".join(w.word.strip() for w in t.words)
+        if text:
+            body = _marked(text, t.start_s, t.end_s, cited) if t.speaker == "trainee" else _e(text)
+        else:
+            body = "(no words recognised)" if t.text_source != "none" else "(not transcribed)"
+        extra = f' <span class="na">[{_e(t.asr_error)}]</span>' if t.asr_error else ""
+        items.append(
+            f'<li class="{_e(t.speaker)}" id="turn-{i}" data-t="{t.start_s:.2f}" data-start="{t.start_s:.2f}" data-end="{t.end_s:.2f}">'
+            f'<span><button class="ts" type="button" data-t="{t.start_s:.2f}" aria-label="Play from {fmt_clock(t.start_s)}">'
+            f"{fmt_clock(t.start_s)}</button></span>"
+            f'<span class="who">{_e(t.speaker.title())}</span><p>{body}{extra}</p></li>'
+        )
+    return f'<ol class="transcript">{"".join(items)}</ol>' if items else "<p>No turns in this report.</p>"
+
+
+def _page(title: str, body: str, *, script: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
+        "script-src 'unsafe-inline'; img-src data:; media-src 'self' file: data: blob:\">"
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>{body}<script>{script}</script></body></html>\n"
+    )
+
+
+def render_report_html(
+    report: Report,
+    *,
+    audio_href: str | None,
+    title: str | None = None,
+    rubric: "Rubric | None" = None,
+    subtitle: str | None = None,
+) -> str:
+    """The report page as a string. See `write_report_html`."""
+    from voicetrainer.analysis.rubric import Thresholds
+
+    if rubric is None:
+        rubric = _rubric_of(report)
+    th = rubric.thresholds if rubric is not None else Thresholds()
+    band = (th.wpm_min, th.wpm_max)
+    long_s = th.long_silence_s
+    src = report.source or {}
+    name = src.get("persona") or (Path(str(src["input"])).name if src.get("input") else None)
+    title = title or f"Call report — {name or 'practice call'}"
+    bits = [f"{fmt_clock(report.duration_s)} call"]
+    for key in ("trainee", "persona", "date", "mode"):
+        if src.get(key):
+            bits.append(f"{key}: {src[key]}")
+    if rubric is not None:
+        bits.append(f"rubric: {rubric.name}")
+    subtitle = subtitle or " · ".join(str(b) for b in bits)
+    if audio_href:
+        player = (
+            f'<audio id="player" controls preload="metadata" src="{_e(audio_href)}">'
+            f'Your browser cannot play the recording; open <a href="{_e(audio_href)}">{_e(audio_href)}</a>.</audio>'
+            '<span class="now" id="now" aria-live="off">00:00</span>'
+            '<span class="sub">Click a turn, a bar or a time to play from there.</span>'
+        )
+    else:
+        player = '<span class="sub">No recording is linked to this report; times are shown but cannot be played.</span>'
+    overall_cls = _score_class(report.overall)
+    warnings = "".join(f"<li>{_e(w)}</li>" for w in report.warnings)
+    body = (
+        f'<div class="player" role="region" aria-label="Recording"><div class="in">{player}</div></div><main>'
+        f'<div class="hdr"><div><h1>{_e(title)}</h1><p class="sub">{_e(subtitle)}</p></div>'
+        f'<div class="overall {overall_cls}" aria-label="Overall score"><b id="overall">{_score_text(report.overall)}</b>overall</div></div>'
+        + (f'<section class="warn"><h2>Notes</h2><ul>{warnings}</ul></section>' if warnings else "")
+        + f'<section aria-labelledby="h-metrics"><h2 id="h-metrics">Key figures</h2><div class="cards">{_metric_cards(report)}</div></section>'
+        f'<section aria-labelledby="h-timeline"><h2 id="h-timeline">Timeline</h2>{plots.timeline_svg(report, long_silence_s=long_s)}'
+        '<div class="legend"><span style="--c:#64748b">caller</span><span style="--c:#0f766e">trainee</span>'
+        f'<span style="--c:#b91c1c">interruption</span><span style="--c:#e2e8f0">silence ≥ {long_s:g} s</span></div></section>'
+        f'<section aria-labelledby="h-skills"><h2 id="h-skills">Skills</h2><div class="skills">{_skills_html(report, rubric)}</div></section>'
+        f'<section aria-labelledby="h-voice"><h2 id="h-voice">Voice</h2>{plots.voice_svg(report)}'
+        '<div class="legend"><span style="--c:#0f766e">trainee</span><span style="--c:#ccfbf1">own baseline band</span>'
+        '<span style="--c:#7c3aed">caller mood</span></div></section>'
+        f'<section aria-labelledby="h-pacing"><h2 id="h-pacing">Pacing</h2>{plots.pacing_svg(report, band_wpm=band)}'
+        f'<div class="legend"><span style="--c:#ccfbf1">target {band[0]:.0f}–{band[1]:.0f} words/min</span>'
+        '<span style="--c:#0f766e">in band</span><span style="--c:#d97706">outside the band</span></div></section>'
+        f'<section aria-labelledby="h-transcript"><h2 id="h-transcript">Transcript</h2>{_transcript_html(report)}</section>'
+        "</main>"
+    )
+    return _page(title, body, script=SCRIPT)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a page."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def relative_href(target: str | Path, page: str | Path) -> str:
+    """``target`` as a URL relative to the folder of ``page`` (forward slashes, %-escaped)."""
+    from urllib.parse import quote
+
+    rel = os.path.relpath(Path(target).resolve(), Path(page).resolve().parent)
+    return quote(Path(rel).as_posix())
+
+
+def write_report_html(
+    report: Report,
+    path: str | Path,
+    *,
+    audio_href: str | None,
+    title: str | None = None,
+    rubric: "Rubric | None" = None,
+) -> Path:
+    """Write report.html for one call.
+
+    Args:
+        report: the graded call (skills already scored).
+        path: the page to write, normally ``<session>/report.html`` beside report.json.
+        audio_href: the recording as a URL relative to the page (see `relative_href`), or None
+            when there is no recording to play.
+        title: page title; default from ``report.source``.
+        rubric: the rubric used; gives skill labels, the WPM band and the long-silence threshold.
+    Returns:
+        the path written.
+    """
+    path = Path(path)
+    _write_text(path, render_report_html(report, audio_href=audio_href, title=title, rubric=rubric))
+    log.info("wrote %s", path)
+    return path
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One row of a batch index.
+
+    Attributes:
+        name: what the row is called (the input's file or folder name).
+        href: the row's report.html, relative to index.html; None when grading failed.
+        report: the graded report, or None when grading failed.
+        error: why grading failed (shown instead of scores).
+        trainee, persona, date: optional labels (ISO 8601 date).
+    """
+
+    name: str
+    href: str | None
+    report: Report | None = None
+    error: str | None = None
+    trainee: str | None = None
+    persona: str | None = None
+    date: str | None = None
+
+
+INDEX_SCRIPT = """
+(function(){
+  var table=document.getElementById('summary');
+  var body=table.tBodies[0];
+  [].forEach.call(table.tHead.rows[0].cells,function(th,col){
+    var b=th.querySelector('button'); if(!b)return;
+    b.addEventListener('click',function(){
+      var asc=th.getAttribute('aria-sort')!=='ascending';
+      [].forEach.call(table.tHead.rows[0].cells,function(o){o.removeAttribute('aria-sort');});
+      th.setAttribute('aria-sort',asc?'ascending':'descending');
+      var num=th.dataset.type==='num';
+      var rows=[].slice.call(body.rows);
+      function val(r){var c=r.cells[col];return c&&c.colSpan===1?c.dataset.v:'';}
+      rows.sort(function(r1,r2){
+        var a=val(r1),b2=val(r2);
+        if(num){var x=a===''?NaN:+a,y=b2===''?NaN:+b2;
+          if(isNaN(x)&&isNaN(y))return 0;if(isNaN(x))return 1;if(isNaN(y))return -1;return asc?x-y:y-x;}
+        return asc?a.localeCompare(b2):b2.localeCompare(a);
+      });
+      rows.forEach(function(r){body.appendChild(r);});
+    });
+  });
+  document.documentElement.setAttribute('data-ready','1');
+})();
+"""
+
+
+def _num_cell(v: Any, digits: int = 0, unit: str = "") -> tuple[str, str]:
+    """(sort value, shown text) of a number; ("", "–") when missing."""
+    f = None
+    if not isinstance(v, bool) and v is not None:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            f = None
+    if f is None or not math.isfinite(f):
+        return ("", "–")
+    return (f"{f:.3f}", f"{f:.{digits}f}{unit}")
+
+
+def render_index_html(entries: Iterable[IndexEntry], *, title: str = "Graded calls") -> str:
+    """The batch index page as a string. See `write_index_html`."""
+    entries = list(entries)
+
+    def label(en: IndexEntry, key: str) -> str:
+        src = (en.report.source if en.report else {}) or {}
+        return str(getattr(en, key) or src.get(key) or "")
+
+    # label columns only when some row has a value (a batch of loose WAV files has none)
+    labels = [k for k in ("trainee", "persona", "date") if any(label(en, k) for en in entries)]
+    cols: list[tuple[str, str]] = [("Call", "text"), *[(k.title(), "text") for k in labels]]
+    cols += [("Length", "num"), ("Overall", "num")]
+    cols += [(SKILL_LABELS[s][0], "num") for s in SKILLS]
+    cols += [("WPM", "num"), ("Interruptions", "num"), ("Vocal calm", "num")]
+    head = "".join(
+        f'<th scope="col" data-type="{t}"><button type="button" class="sort">{_e(c)}</button></th>' for c, t in cols
+    )
+    rows = []
+    for en in entries:
+        r = en.report
+        link = f'<a href="{_e(en.href)}">{_e(en.name)}</a>' if en.href else _e(en.name)
+        cells = [(en.name, link), *[(label(en, k), _e(label(en, k))) for k in labels]]
+        if r is None:
+            span = len(cols) - len(cells)
+            err = f'<span class="low">failed: {_e(en.error or "unknown error")}</span>'
+            rows.append("<tr>" + "".join(f'<td data-v="{_e(v)}">{h}</td>' for v, h in cells)
+                        + f'<td colspan="{span}" data-v="">{err}</td></tr>')  # fmt: skip
+            continue
+        cells.append((f"{r.duration_s:.3f}", fmt_clock(r.duration_s)))
+        v, s = _num_cell(r.overall)
+        cells.append((v, f'<b class="{_score_class(r.overall)}">{s}</b>'))
+        for skill in SKILLS:
+            sk = r.skills.get(skill)
+            v, s = _num_cell(sk.score if sk else None)
+            cells.append((v, f'<span class="{_score_class(sk.score if sk else None)}">{s}</span>'))
+        m = r.metrics or {}
+        calm = m.get("calm") if isinstance(m.get("calm"), Mapping) else {}
+        cells += [_num_cell(m.get("trainee_wpm")), _num_cell(m.get("interruptions_by_trainee")), _num_cell(calm.get("score"))]
+        rows.append("<tr>" + "".join(f'<td data-v="{_e(v)}">{h}</td>' for v, h in cells) + "</tr>")
+    ok = sum(1 for e in entries if e.report is not None)
+    body = (
+        f'<main><h1>{_e(title)}</h1><p class="sub">{ok} of {len(entries)} calls graded. '
+        "Click a column heading to sort; click a call to open its report.</p>"
+        f'<section><div style="overflow-x:auto"><table id="summary"><thead><tr>{head}</tr></thead>'
+        f'<tbody>{"".join(rows)}</tbody></table></div></section></main>'
+    )
+    css_extra = (
+        "td,th{white-space:nowrap}td:first-child{white-space:normal}a{color:var(--focus)}"
+        "th button.sort{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;color:var(--fg)}"
+        'th[aria-sort=ascending] button.sort::after{content:" ▲"}th[aria-sort=descending] button.sort::after{content:" ▼"}'
+        "main{max-width:1400px}"
+    )
+    return _page(title, body, script=INDEX_SCRIPT).replace("</style>", css_extra + "</style>", 1)
+
+
+def write_index_html(entries: Iterable[IndexEntry], path: str | Path, *, title: str = "Graded calls") -> Path:
+    """Write index.html for a batch: one sortable row per call, linking its report.html."""
+    path = Path(path)
+    _write_text(path, render_index_html(entries, title=title))
+    log.info("wrote %s", path)
+    return path

@@ -1,0 +1,504 @@
+"""Plots for reports: inline SVG strings (no matplotlib start-up, no network), and the history
+trend chart as a PNG (matplotlib, imported lazily).
+
+Every SVG function is pure: ``f(report, *, ...) -> str``. Elements a reader can click carry
+``data-t`` (seconds from the start of the call); the page's script seeks the recording there.
+The timeline SVG also carries ``data-x0``/``data-x1``/``data-dur-s`` so the page can draw a
+playhead. All drawing is in a fixed ``viewBox`` (``VIEW_W`` wide) scaled to the page width.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from voicetrainer import get_logger
+from voicetrainer.report.schema import Report, Turn
+
+log = get_logger(__name__)
+
+VIEW_W = 960  # SVG user units; the page scales the drawing to its column width
+PLOT_X0 = 92  # left edge of the plotting area (room for lane / axis labels)
+PLOT_X1 = VIEW_W - 16  # right edge
+# half-width of the baseline band drawn around the trainee's median: their own spread, clipped
+# to a readable range (a baseline measured over pauses can have a 40 dB loudness spread)
+PITCH_BAND_ST = (1.0, 4.0)  # semitones
+LOUDNESS_BAND_DB = (2.0, 6.0)  # dB
+SILENCE_DBFS = -55.0  # loudness below this is drawn as a pause, not as speech
+WPM_BAND = (120.0, 160.0)  # words per minute; the pacing band drawn when no rubric band is given
+
+COLORS = {
+    "caller": "#64748b",  # slate 500: the caller (neutral; the trainee is the focus)
+    "trainee": "#0f766e",  # teal 700: the trainee
+    "interrupt": "#b91c1c",  # red 700: interruptions
+    "backchannel": "#334155",  # slate 700
+    "silence": "#e2e8f0",  # slate 200
+    "band": "#ccfbf1",  # teal 100: the baseline / target band
+    "grid": "#e5e7eb",
+    "axis": "#475569",
+    "mood": "#7c3aed",  # violet 600: caller mood
+    "off": "#d97706",  # amber 600: outside the band
+}
+
+# Caller moods from calm to angry; a mood event's "mood" may be one of these words or a number.
+MOOD_SCALE = (
+    "pleased", "satisfied", "calm", "calmer", "neutral", "skeptical", "impatient",
+    "annoyed", "frustrated", "upset", "angry", "irate", "furious",
+)  # fmt: skip
+
+
+def fmt_clock(t_s: float) -> str:
+    """Seconds -> ``MM:SS`` (``H:MM:SS`` from one hour on), rounded down to the second."""
+    if t_s is None or not math.isfinite(t_s):
+        return "--:--"
+    total = max(0, int(t_s))
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def _num(v: Any) -> float | None:
+    """A finite float, or None for None / NaN / non-numbers."""
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+@dataclass(frozen=True)
+class _XScale:
+    """Maps seconds to SVG x between PLOT_X0 and PLOT_X1."""
+
+    duration_s: float
+
+    def __call__(self, t_s: float) -> float:
+        d = self.duration_s if self.duration_s > 0 else 1.0
+        return PLOT_X0 + (PLOT_X1 - PLOT_X0) * min(max(t_s, 0.0), d) / d
+
+
+def call_duration_s(report: Report) -> float:
+    """The call's length: the report's duration, or the end of the last turn/track if later."""
+    ends = [report.duration_s or 0.0]
+    ends += [t.end_s for t in report.turns]
+    for track in (report.tracks or {}).values():
+        ts = track.get("t_s") if isinstance(track, Mapping) else None
+        if ts:
+            last = _num(ts[-1])
+            if last is not None:
+                ends.append(last)
+    return max(ends)
+
+
+def _tick_step_s(duration_s: float) -> float:
+    """A round tick spacing giving 5-12 ticks over the call."""
+    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
+        if duration_s / step <= 12:
+            return float(step)
+    return 3600.0
+
+
+def _time_axis(x: _XScale, y: float, *, grid_top: float | None = None) -> list[str]:
+    """Tick marks and MM:SS labels along y; optional vertical grid lines up to grid_top."""
+    out = [f'<line x1="{PLOT_X0}" y1="{y}" x2="{PLOT_X1}" y2="{y}" stroke="{COLORS["axis"]}"/>']
+    step = _tick_step_s(x.duration_s)
+    t = 0.0
+    while t <= x.duration_s + 1e-9:
+        px = x(t)
+        if grid_top is not None:
+            out.append(f'<line x1="{px:.1f}" y1="{grid_top}" x2="{px:.1f}" y2="{y}" stroke="{COLORS["grid"]}"/>')
+        out.append(f'<line x1="{px:.1f}" y1="{y}" x2="{px:.1f}" y2="{y + 5}" stroke="{COLORS["axis"]}"/>')
+        out.append(f'<text x="{px:.1f}" y="{y + 18}" text-anchor="middle" class="tick">{fmt_clock(t)}</text>')
+        t += step
+    return out
+
+
+def _svg(height: float, body: list[str], *, label: str, extra_attrs: str = "") -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {VIEW_W} {height:.0f}" role="img" '
+        f'aria-label="{escape(label)}" class="plot" {extra_attrs}>'
+        f"<title>{escape(label)}</title>" + "".join(body) + "</svg>"
+    )
+
+
+def _short(text: str, n: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def silences(turns: Sequence[Turn], *, min_s: float, duration_s: float | None = None) -> list[tuple[float, float]]:
+    """Stretches of at least ``min_s`` seconds where nobody speaks, as (start_s, end_s).
+
+    Only gaps *between* speech count (leading silence before the first turn and trailing
+    silence after the last are not part of the conversation).
+    """
+    spans = sorted((t.start_s, t.end_s) for t in turns if t.end_s > t.start_s)
+    out: list[tuple[float, float]] = []
+    if not spans:
+        return out
+    end = spans[0][1]
+    for s, e in spans[1:]:
+        if s - end >= min_s:
+            out.append((end, s))
+        end = max(end, e)
+    return out
+
+
+def timeline_svg(report: Report, *, long_silence_s: float = 3.0) -> str:
+    """The call as two lanes of turn bars, interruptions and long silences marked.
+
+    Args:
+        report: the graded call.
+        long_silence_s: silences at least this long (seconds) are shaded and labelled.
+    """
+    dur = call_duration_s(report)
+    x = _XScale(dur)
+    lanes = {"caller": 28.0, "trainee": 72.0}  # lane top y
+    lane_h = 30.0
+    axis_y = 116.0
+    body: list[str] = []
+    for a, b in silences(report.turns, min_s=long_silence_s):
+        x0, x1 = x(a), x(b)
+        body.append(
+            f'<g class="silence"><rect x="{x0:.1f}" y="18" width="{max(x1 - x0, 1):.1f}" height="{axis_y - 18}" '
+            f'fill="{COLORS["silence"]}"><title>Silence {fmt_clock(a)}–{fmt_clock(b)} ({b - a:.1f} s)</title></rect>'
+            f'<text x="{(x0 + x1) / 2:.1f}" y="14" text-anchor="middle" class="note">{b - a:.0f} s silence</text></g>'
+        )
+    body += _time_axis(x, axis_y, grid_top=None)
+    for name, y in lanes.items():
+        body.append(f'<text x="{PLOT_X0 - 10}" y="{y + lane_h / 2 + 5}" text-anchor="end" class="lane">{name.title()}</text>')
+        body.append(f'<line x1="{PLOT_X0}" y1="{y + lane_h / 2}" x2="{PLOT_X1}" y2="{y + lane_h / 2}" stroke="{COLORS["grid"]}"/>')
+    for i, t in enumerate(report.turns):
+        y = lanes.get(t.speaker)
+        if y is None:
+            continue
+        x0, x1 = x(t.start_s), x(t.end_s)
+        label = f"{t.speaker.title()} {fmt_clock(t.start_s)}–{fmt_clock(t.end_s)}: {_short(t.text) or '(no words)'}"
+        body.append(
+            f'<rect class="turn {t.speaker}" data-t="{t.start_s:.2f}" data-turn="{i}" tabindex="0" role="button" '
+            f'aria-label="Play from {escape(label)}" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 3):.1f}" '
+            f'height="{lane_h}" rx="4" fill="{COLORS[t.speaker]}"><title>{escape(label)}</title></rect>'
+        )
+    for it in report.interruptions:
+        px = x(it.start_s)
+        w = max(x(it.start_s + (it.overlap_s or 0.0)) - px, 2)
+        who = it.by.title()
+        if it.kind == "interruption":
+            top = lanes.get(it.by, 72.0)
+            tip = f"{who} interrupted at {fmt_clock(it.start_s)} ({it.overlap_s:.1f} s overlap)"
+            body.append(
+                f'<g class="interruption" data-t="{it.start_s:.2f}" tabindex="0" role="button" aria-label="Play from {escape(tip)}">'
+                f"<title>{escape(tip)}</title>"
+                f'<rect x="{px:.1f}" y="{lanes["caller"] - 4}" width="{w:.1f}" height="{lanes["trainee"] + lane_h - lanes["caller"] + 8}" '
+                f'fill="none" stroke="{COLORS["interrupt"]}" stroke-width="2" rx="2"/>'
+                f'<path d="M{px - 6:.1f},{top - 14} L{px + 6:.1f},{top - 14} L{px:.1f},{top - 4} Z" fill="{COLORS["interrupt"]}"/></g>'
+            )
+        else:
+            tip = f"{who} backchannel at {fmt_clock(it.start_s)}"
+            cy = lanes.get(it.by, 72.0) + lane_h + 6
+            body.append(
+                f'<circle class="backchannel" cx="{px:.1f}" cy="{cy}" r="3" fill="{COLORS["backchannel"]}">'
+                f"<title>{escape(tip)}</title></circle>"
+            )
+    body.append(f'<line class="playhead" x1="{PLOT_X0}" y1="18" x2="{PLOT_X0}" y2="{axis_y}" stroke="#111827" stroke-width="1.5" visibility="hidden"/>')
+    return _svg(
+        axis_y + 26,
+        body,
+        label="Timeline of the call: caller and trainee turns, interruptions and long silences",
+        extra_attrs=f'id="timeline" data-x0="{PLOT_X0}" data-x1="{PLOT_X1}" data-dur-s="{dur:.3f}"',
+    )
+
+
+def _track(report: Report, who: str, key: str) -> tuple[list[float], list[float | None]]:
+    tr = (report.tracks or {}).get(who) or {}
+    ts = tr.get("t_s") or []
+    vs = tr.get(key) or []
+    n = min(len(ts), len(vs))
+    out_t: list[float] = []
+    out_v: list[float | None] = []
+    for t, v in zip(ts[:n], vs[:n]):
+        tt = _num(t)
+        if tt is None:
+            continue
+        vv = _num(v)
+        if key == "pitch_hz" and vv is not None and vv <= 0:
+            vv = None  # unvoiced
+        out_t.append(tt)
+        out_v.append(vv)
+    return out_t, out_v
+
+
+def _polylines(ts: Sequence[float], vs: Sequence[float | None], x: _XScale, y, *, max_gap_s: float = 0.6) -> list[str]:
+    """Point lists for <polyline>, broken at missing values and at gaps longer than max_gap_s."""
+    runs: list[str] = []
+    cur: list[str] = []
+    last_t = None
+    for t, v in zip(ts, vs):
+        if v is None or (last_t is not None and t - last_t > max_gap_s):
+            if len(cur) > 1:
+                runs.append(" ".join(cur))
+            elif len(cur) == 1:
+                runs.append(cur[0] + " " + cur[0])
+            cur = []
+        if v is not None:
+            cur.append(f"{x(t):.1f},{y(v):.1f}")
+        last_t = t
+    if len(cur) > 1:
+        runs.append(" ".join(cur))
+    return runs
+
+
+def baseline_bands(calm: Mapping[str, Any] | None) -> dict[str, tuple[float, float, float]]:
+    """The trainee's baseline bands as {"pitch_hz": (low, centre, high), "loudness_dbfs": (...)}.
+
+    Reads ``metrics.calm.baseline``: explicit ``pitch_low_hz``/``pitch_high_hz`` and
+    ``loudness_low_dbfs``/``loudness_high_dbfs`` when present; otherwise the centre
+    (``pitch_median_hz``, ``loudness_dbfs``) plus/minus the spread (``pitch_sd_semitones``,
+    default 2 semitones; ``loudness_sd_db``, default 3 dB), clipped to PITCH_BAND_ST and
+    LOUDNESS_BAND_DB.
+    """
+    out: dict[str, tuple[float, float, float]] = {}
+    base = (calm or {}).get("baseline") or {}
+    if not isinstance(base, Mapping):
+        return out
+    med = _num(base.get("pitch_median_hz"))
+    lo, hi = _num(base.get("pitch_low_hz")), _num(base.get("pitch_high_hz"))
+    if med is not None and med > 0:
+        sd = min(max(_num(base.get("pitch_sd_semitones")) or 2.0, PITCH_BAND_ST[0]), PITCH_BAND_ST[1])
+        lo = lo if lo is not None else med * 2 ** (-sd / 12)
+        hi = hi if hi is not None else med * 2 ** (sd / 12)
+        out["pitch_hz"] = (lo, med, hi)
+    elif lo is not None and hi is not None:
+        out["pitch_hz"] = (lo, math.sqrt(lo * hi), hi)
+    loud = _num(base.get("loudness_dbfs"))
+    llo, lhi = _num(base.get("loudness_low_dbfs")), _num(base.get("loudness_high_dbfs"))
+    if loud is not None:
+        sd = min(max(_num(base.get("loudness_sd_db")) or 3.0, LOUDNESS_BAND_DB[0]), LOUDNESS_BAND_DB[1])
+        out["loudness_dbfs"] = (llo if llo is not None else loud - sd, loud, lhi if lhi is not None else loud + sd)
+    elif llo is not None and lhi is not None:
+        out["loudness_dbfs"] = (llo, (llo + lhi) / 2, lhi)
+    return out
+
+
+ANGER_MAX = 10.0  # persona moods are anger levels 0 (calm) .. 10 (furious)
+
+
+def mood_points(report: Report) -> tuple[list[tuple[float, float, str, str]], list[str]]:
+    """Caller mood over the call as (t_s, level, label, reason), level 0 (calm) .. 1 (angriest).
+
+    From ``{"type": "mood", "t_s", "mood", "reason"}`` events; without those, from the
+    ``mood`` carried by ``caller_line`` events (at their ``start_s``). A numeric mood is an
+    anger level on 0..ANGER_MAX (or 0..1 when all values are within it); a word is placed on
+    MOOD_SCALE, unknown words after it in order of appearance.
+    Returns the points and the axis labels (top = angriest, bottom = calmest).
+    """
+    evs = []
+    for e in report.events:
+        if isinstance(e, Mapping) and e.get("type") == "mood" and e.get("mood") is not None:
+            t = _num(e.get("t_s"))
+            if t is not None:
+                evs.append((t, e.get("mood"), str(e.get("reason") or "")))
+    if not evs:
+        for e in report.events:
+            if isinstance(e, Mapping) and e.get("type") == "caller_line" and e.get("mood") is not None:
+                t = _num(e.get("start_s"))
+                if t is not None:
+                    evs.append((t, e.get("mood"), str(e.get("text") or "")[:80]))
+    evs.sort(key=lambda e: e[0])
+    if not evs:
+        return [], []
+    if all(_num(m) is not None for _, m, _ in evs):
+        vals = [float(m) for _, m, _ in evs]
+        hi = 1.0 if max(vals) <= 1.0 else max(ANGER_MAX, max(vals))
+        lo = min(0.0, min(vals))
+        pts = [(t, (v - lo) / (hi - lo), f"anger {v:g}", why) for (t, _, why), v in zip(evs, vals)]
+        return pts, [f"angry ({hi:g})", f"calm ({lo:g})"]
+    words = [str(m) for _, m, _ in evs]
+    seen = {w.lower() for w in words}
+    order = [w for w in MOOD_SCALE if w in seen]  # calm .. angry
+    order += [w for w in dict.fromkeys(w.lower() for w in words) if w not in MOOD_SCALE]
+    n = max(len(order) - 1, 1)
+    pts = [(t, order.index(w.lower()) / n, w, why) for (t, _, why), w in zip(evs, words)]
+    return pts, [order[-1], order[0]]
+
+
+def voice_svg(report: Report) -> str:
+    """The trainee's pitch and loudness over time against the baseline band, and the caller's
+    mood line, in three stacked panels sharing the time axis."""
+    dur = call_duration_s(report)
+    x = _XScale(dur)
+    calm = (report.metrics or {}).get("calm") or {}
+    bands = baseline_bands(calm if isinstance(calm, Mapping) else {})
+    panel_h = 96.0
+    gap = 26.0
+    body: list[str] = []
+    top = 10.0
+    panels = [("pitch_hz", "pitch (Hz)"), ("loudness_dbfs", "loudness (dBFS)")]
+    for key, title in panels:
+        ts, vs = _track(report, "trainee", key)
+        band = bands.get(key)
+        if key == "loudness_dbfs":
+            # frames far below the speaking level are pauses, not "quiet speech": leave them out
+            # so the scale shows the voice, not the noise floor
+            floor = max(SILENCE_DBFS, band[0] - 20.0) if band else SILENCE_DBFS
+            vs = [v if v is not None and v >= floor else None for v in vs]
+        vals = [v for v in vs if v is not None]
+        lims = vals + (list(band) if band else [])
+        body.append(f'<text x="{PLOT_X0}" y="{top + 2}" class="ptitle">Trainee {title}</text>')
+        y0, y1 = top + 10, top + 10 + panel_h
+        if not lims:
+            body.append(f'<text x="{(PLOT_X0 + PLOT_X1) / 2}" y="{(y0 + y1) / 2}" text-anchor="middle" class="note">no {title} track in this report</text>')
+        else:
+            lo, hi = min(lims), max(lims)
+            pad = (hi - lo) * 0.08 or 1.0
+            lo, hi = lo - pad, hi + pad
+
+            def y(v: float, lo=lo, hi=hi, y0=y0, y1=y1) -> float:
+                return y1 - (y1 - y0) * (v - lo) / (hi - lo)
+
+            if band:
+                blo, bmid, bhi = band
+                body.append(
+                    f'<rect class="band" x="{PLOT_X0}" y="{y(bhi):.1f}" width="{PLOT_X1 - PLOT_X0}" '
+                    f'height="{max(y(blo) - y(bhi), 1):.1f}" fill="{COLORS["band"]}">'
+                    f"<title>Baseline band {blo:.0f}–{bhi:.0f}</title></rect>"
+                )
+                body.append(f'<line x1="{PLOT_X0}" x2="{PLOT_X1}" y1="{y(bmid):.1f}" y2="{y(bmid):.1f}" stroke="{COLORS["trainee"]}" stroke-dasharray="4 4" opacity="0.6"/>')
+            for v in (lo + pad, hi - pad):
+                body.append(f'<text x="{PLOT_X0 - 8}" y="{y(v) + 4:.1f}" text-anchor="end" class="tick">{v:.0f}</text>')
+            for pts in _polylines(ts, vs, x, y):
+                body.append(f'<polyline points="{pts}" fill="none" stroke="{COLORS["trainee"]}" stroke-width="1.6" stroke-linejoin="round"/>')
+        body.append(f'<rect x="{PLOT_X0}" y="{y0}" width="{PLOT_X1 - PLOT_X0}" height="{panel_h}" fill="none" stroke="{COLORS["grid"]}"/>')
+        top = y1 + gap
+    # caller mood
+    pts, labels = mood_points(report)
+    mood_h = 60.0
+    body.append(f'<text x="{PLOT_X0}" y="{top + 2}" class="ptitle">Caller mood</text>')
+    y0, y1 = top + 10, top + 10 + mood_h
+    body.append(f'<rect x="{PLOT_X0}" y="{y0}" width="{PLOT_X1 - PLOT_X0}" height="{mood_h}" fill="none" stroke="{COLORS["grid"]}"/>')
+    if not pts:
+        body.append(f'<text x="{(PLOT_X0 + PLOT_X1) / 2}" y="{(y0 + y1) / 2 + 4}" text-anchor="middle" class="note">no mood changes recorded (offline recording)</text>')
+    else:
+
+        def ym(level: float) -> float:
+            return y1 - 6 - (mood_h - 12) * level
+
+        body.append(f'<text x="{PLOT_X0 - 8}" y="{y0 + 10}" text-anchor="end" class="tick">{escape(labels[0])}</text>')
+        body.append(f'<text x="{PLOT_X0 - 8}" y="{y1 - 2}" text-anchor="end" class="tick">{escape(labels[1])}</text>')
+        path = []
+        for i, (t, lvl, _, _) in enumerate(pts):
+            if i:
+                path.append(f"L{x(t):.1f},{ym(pts[i - 1][1]):.1f}")
+            path.append(f"{'M' if not i else 'L'}{x(t):.1f},{ym(lvl):.1f}")
+        path.append(f"L{x(dur):.1f},{ym(pts[-1][1]):.1f}")
+        body.append(f'<path d="{" ".join(path)}" fill="none" stroke="{COLORS["mood"]}" stroke-width="2"/>')
+        for t, lvl, word, reason in pts:
+            tip = f"{fmt_clock(t)} caller mood: {word}" + (f" — {reason}" if reason else "")
+            body.append(
+                f'<circle class="mood" data-t="{t:.2f}" tabindex="0" role="button" aria-label="Play from {escape(tip)}" '
+                f'cx="{x(t):.1f}" cy="{ym(lvl):.1f}" r="5" fill="{COLORS["mood"]}"><title>{escape(tip)}</title></circle>'
+            )
+    top = y1 + 6
+    body += _time_axis(x, top)
+    return _svg(top + 26, body, label="Trainee pitch and loudness against the baseline band, and the caller's mood")
+
+
+def pacing_svg(report: Report, *, band_wpm: tuple[float, float] = WPM_BAND) -> str:
+    """Speaking rate per trainee turn (words per minute) against the target band."""
+    turns = [(i, t) for i, t in enumerate(report.turns) if t.speaker == "trainee"]
+    rates = [(i, t, _num(t.wpm)) for i, t in turns]
+    shown = [(i, t, w) for i, t, w in rates if w is not None]
+    h, y0, y1 = 190.0, 16.0, 150.0
+    body: list[str] = []
+    if not shown:
+        body.append(f'<text x="{VIEW_W / 2}" y="{h / 2}" text-anchor="middle" class="note">no per-turn speaking rate in this report</text>')
+        return _svg(h, body, label="Speaking rate per trainee turn")
+    hi = max(max(w for *_, w in shown), band_wpm[1]) * 1.12
+    lo = 0.0
+
+    def y(v: float) -> float:
+        return y1 - (y1 - y0) * (v - lo) / (hi - lo)
+
+    body.append(
+        f'<rect class="band" x="{PLOT_X0}" y="{y(band_wpm[1]):.1f}" width="{PLOT_X1 - PLOT_X0}" height="{y(band_wpm[0]) - y(band_wpm[1]):.1f}" '
+        f'fill="{COLORS["band"]}"><title>Target band {band_wpm[0]:.0f}–{band_wpm[1]:.0f} WPM</title></rect>'
+    )
+    for v in (0, band_wpm[0], band_wpm[1]):
+        body.append(f'<text x="{PLOT_X0 - 8}" y="{y(v) + 4:.1f}" text-anchor="end" class="tick">{v:.0f}</text>')
+        body.append(f'<line x1="{PLOT_X0}" x2="{PLOT_X1}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{COLORS["grid"]}"/>')
+    body.append(f'<text x="14" y="{(y0 + y1) / 2:.0f}" class="tick" transform="rotate(-90 14 {(y0 + y1) / 2:.0f})" text-anchor="middle">words / min</text>')
+    n = len(shown)
+    slot = (PLOT_X1 - PLOT_X0) / n
+    bw = min(48.0, slot * 0.7)
+    label_every = max(1, math.ceil(n / 16))
+    for k, (i, t, w) in enumerate(shown):
+        cx = PLOT_X0 + slot * (k + 0.5)
+        inside = band_wpm[0] <= w <= band_wpm[1]
+        tip = f"Turn at {fmt_clock(t.start_s)}: {w:.0f} WPM ({'in band' if inside else 'too slow' if w < band_wpm[0] else 'too fast'}) — {_short(t.text, 60)}"
+        body.append(
+            f'<rect class="pace {"in" if inside else "out"}" data-t="{t.start_s:.2f}" tabindex="0" role="button" '
+            f'aria-label="Play from {escape(tip)}" x="{cx - bw / 2:.1f}" y="{y(w):.1f}" width="{bw:.1f}" height="{y1 - y(w):.1f}" rx="3" '
+            f'fill="{COLORS["trainee"] if inside else COLORS["off"]}"><title>{escape(tip)}</title></rect>'
+        )
+        if n <= 24:
+            body.append(f'<text x="{cx:.1f}" y="{y(w) - 4:.1f}" text-anchor="middle" class="tick">{w:.0f}</text>')
+        if k % label_every == 0:
+            body.append(f'<text x="{cx:.1f}" y="{y1 + 18}" text-anchor="middle" class="tick">{fmt_clock(t.start_s)}</text>')
+    body.append(f'<line x1="{PLOT_X0}" x2="{PLOT_X1}" y1="{y1}" y2="{y1}" stroke="{COLORS["axis"]}"/>')
+    body.append(f'<text x="{PLOT_X1}" y="{h - 4}" text-anchor="end" class="note">trainee turns, by start time</text>')
+    return _svg(h, body, label=f"Speaking rate per trainee turn against the {band_wpm[0]:.0f}–{band_wpm[1]:.0f} WPM band")
+
+
+def trend_png(
+    sessions: Sequence[Mapping[str, Any]], path: str | Path, *, skills: Sequence[str], title: str = "Skill scores over time"
+) -> Path:
+    """Scores over time per skill (one line each, plus overall) as a PNG.
+
+    Args:
+        sessions: rows with ``date`` (ISO 8601 text), ``overall`` and ``scores`` ({skill: score}),
+            oldest first.
+        path: the PNG to write.
+        skills: the skills to draw, in legend order.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from datetime import datetime
+
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(10, 5.2), dpi=110)
+    try:
+        dates = [datetime.fromisoformat(str(s["date"])) for s in sessions]
+        cmap = plt.get_cmap("tab10")
+        for k, skill in enumerate(skills):
+            pts = [(d, s["scores"].get(skill)) for d, s in zip(dates, sessions) if s["scores"].get(skill) is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3.5, lw=1.4, color=cmap(k % 10), label=skill)
+        pts = [(d, s.get("overall")) for d, s in zip(dates, sessions) if s.get("overall") is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], color="black", lw=2.6, label="overall")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("score (0–100)")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        if not sessions:
+            ax.text(0.5, 0.5, "no sessions yet", transform=ax.transAxes, ha="center", va="center")
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    log.debug("wrote trend plot %s", path)
+    return path
