@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from voicetrainer import get_logger
 from voicetrainer.errors import ConfigError
-from voicetrainer.report.schema import SKILLS, Evidence, Report, Skill, Turn
+from voicetrainer.report.schema import SKILLS, Evidence, Report, Skill, Turn, finite
 
 log = get_logger(__name__)
 
@@ -437,15 +437,6 @@ def find_moves(report: Report, *, facts: Sequence[str] = (), phrases: Mapping[st
     return hits
 
 
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
 
 def find_signals(report: Report, th: Thresholds) -> dict[str, list[_Hit]]:
     """Delivery signals of the trainee, each occurrence with a time and a quote."""
@@ -482,22 +473,22 @@ def find_signals(report: Report, th: Thresholds) -> dict[str, list[_Hit]]:
                                             f"{t.start_s - end:.0f} s of dead air before the trainee spoke"))  # fmt: skip
         end = t.end_s if end is None else max(end, t.end_s)
     for t in trainee:
-        wpm = _num(t.wpm)
+        wpm = finite(t.wpm)
         if wpm is not None and len(t.words) >= th.pace_min_words and not th.wpm_min <= wpm <= th.wpm_max:
             how = "too fast" if wpm > th.wpm_max else "too slow"
             out["off_pace_turn"].append(_Hit("off_pace_turn", round(t.start_s, 3), _quote_words(t),
                                              f"{wpm:.0f} words/min, {how} (band {th.wpm_min:g}–{th.wpm_max:g})"))  # fmt: skip
-        calm = _num((t.calm or {}).get("score")) if isinstance(t.calm, Mapping) else None
+        calm = finite((t.calm or {}).get("score")) if isinstance(t.calm, Mapping) else None
         if calm is not None and calm < th.calm_turn_min:
             out["tense_turn"].append(_Hit("tense_turn", round(t.start_s, 3), _quote_words(t),
                                           f"tense voice: calm {calm:.0f}/100{_calm_detail(t.calm)}"))  # fmt: skip
         elif calm is not None and calm >= th.calm_turn_steady:
             out["steady_turn"].append(_Hit("steady_turn", round(t.start_s, 3), _quote_words(t),
                                            f"steady voice: calm {calm:.0f}/100", value=calm))  # fmt: skip
-    rate = _num((report.metrics or {}).get("filler_rate"))
+    rate = finite((report.metrics or {}).get("filler_rate"))
     if rate is not None and rate > th.filler_rate_max:
         fillers = [f for f in (report.metrics or {}).get("fillers") or [] if isinstance(f, Mapping)]
-        t0 = _num(fillers[0].get("t_s")) if fillers else None
+        t0 = finite(fillers[0].get("t_s")) if fillers else None
         if t0 is None:
             t0 = trainee[0].start_s if trainee else 0.0
         quote = ", ".join(dict.fromkeys(str(f.get("word", "")).strip() for f in fillers if f.get("word"))) or "fillers"
@@ -513,11 +504,11 @@ def _calm_detail(calm: Mapping[str, Any]) -> str:
     if not isinstance(comps, Mapping):
         return ""
     worst = max(
-        ((k, c) for k, c in comps.items() if isinstance(c, Mapping) and _num(c.get("penalty"))),
+        ((k, c) for k, c in comps.items() if isinstance(c, Mapping) and finite(c.get("penalty"))),
         key=lambda kc: kc[1]["penalty"],
         default=None,
     )
-    if worst is None or _num(worst[1].get("delta")) is None:
+    if worst is None or finite(worst[1].get("delta")) is None:
         return ""
     k, c = worst
     return f" ({k.replace('_', ' ')} {c['delta']:+g} {c.get('unit', '')})".rstrip(" )") + ")"
@@ -531,10 +522,10 @@ def _signal_basis(report: Report) -> dict[str, bool]:
         "interruption": has_caller and (report.metrics or {}).get("interruptions_by_trainee", 0) is not None,
         "quick_reply": has_caller,
         "long_silence": has_caller,
-        "off_pace_turn": any(_num(t.wpm) is not None for t in trainee),
-        "filler_rate": _num((report.metrics or {}).get("filler_rate")) is not None,
-        "tense_turn": any(isinstance(t.calm, Mapping) and _num(t.calm.get("score")) is not None for t in trainee),
-        "steady_turn": any(isinstance(t.calm, Mapping) and _num(t.calm.get("score")) is not None for t in trainee),
+        "off_pace_turn": any(finite(t.wpm) is not None for t in trainee),
+        "filler_rate": finite((report.metrics or {}).get("filler_rate")) is not None,
+        "tense_turn": any(isinstance(t.calm, Mapping) and finite(t.calm.get("score")) is not None for t in trainee),
+        "steady_turn": any(isinstance(t.calm, Mapping) and finite(t.calm.get("score")) is not None for t in trainee),
     }
 
 
@@ -628,7 +619,7 @@ def score_skills(report: Report, rubric: Rubric, *, facts: Sequence[str] = ()) -
     signals = find_signals(report, th)
     basis = _signal_basis(report)
     calm = (report.metrics or {}).get("calm")
-    calm_score = _num(calm.get("score")) if isinstance(calm, Mapping) else None
+    calm_score = finite(calm.get("score")) if isinstance(calm, Mapping) else None
     has_caller = any(t.speaker == "caller" for t in report.turns)
     skills = {
         name: _score_one(spec, rubric, moves, signals, has_text=has_text, has_caller=has_caller, basis=basis,

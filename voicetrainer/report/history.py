@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from voicetrainer import get_logger
 from voicetrainer.errors import ConfigError
-from voicetrainer.report.schema import SKILLS, Report
+from voicetrainer.report.schema import SKILLS, Report, finite
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicetrainer.config import Settings
@@ -189,15 +189,6 @@ class DrillRecord:
     result: dict[str, Any] = field(default_factory=dict)
 
 
-def _finite(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
 
 def _iso(date: datetime | str | None) -> str:
     if date is None:
@@ -214,8 +205,8 @@ def key_metrics(report: Report) -> dict[str, float | None]:
     """The `METRIC_COLUMNS` values of a report (None where missing)."""
     m = report.metrics or {}
     calm = m.get("calm") if isinstance(m.get("calm"), Mapping) else {}
-    out = {k: _finite(m.get(k)) for k in METRIC_COLUMNS if k != "calm_score"}
-    out["calm_score"] = _finite(calm.get("score"))
+    out = {k: finite(m.get(k)) for k in METRIC_COLUMNS if k != "calm_score"}
+    out["calm_score"] = finite(calm.get("score"))
     return out
 
 
@@ -327,13 +318,13 @@ class HistoryDB:
             "persona": persona,
             "date": _iso(date),
             "folder": folder_s,
-            "overall": _finite(report.overall),
-            "duration_s": _finite(report.duration_s),
+            "overall": finite(report.overall),
+            "duration_s": finite(report.duration_s),
             **metrics,
             "metrics_json": json.dumps(_clean(report.metrics or {}), allow_nan=False),
             "rubric": rubric,
         }
-        scores = [(skill, _finite(sk.score)) for skill, sk in (report.skills or {}).items()]
+        scores = [(skill, finite(sk.score)) for skill, sk in (report.skills or {}).items()]
         con = self._con
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -371,21 +362,7 @@ class HistoryDB:
     ) -> list[SessionRecord]:
         """Sessions oldest first, filtered by trainee / persona (exact, case-insensitive) and
         date (``since``, inclusive). ``limit`` keeps the newest N."""
-        where, args = [], []
-        if trainee is not None:
-            where.append("trainee = ? COLLATE NOCASE")
-            args.append(trainee)
-        if persona is not None:
-            where.append("persona = ? COLLATE NOCASE")
-            args.append(persona)
-        if since is not None:
-            where.append("date >= ?")
-            args.append(_iso(since))
-        sql = "SELECT * FROM sessions" + (f" WHERE {' AND '.join(where)}" if where else "")
-        sql += " ORDER BY date DESC, id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        rows = self._con.execute(sql, args).fetchall()[::-1]
+        rows = self._select("sessions", trainee, persona, since, limit)
         scores: dict[int, dict[str, float | None]] = {r["id"]: {} for r in rows}
         if rows:
             ids = list(scores)
@@ -416,7 +393,7 @@ class HistoryDB:
     # -- drills ------------------------------------------------------------------------------
     def add_drill(self, result: Any, *, date: datetime | str | None = None) -> int:
         """Record one calm-voice drill (a `voicetrainer.calm.drill.DrillResult`); returns its id."""
-        scores = [s for s in (_finite(x) for x in result.scores) if s is not None]
+        scores = [s for s in (finite(x) for x in result.scores) if s is not None]
         row = {
             "trainee": result.trainee,
             "persona": result.persona,
@@ -443,22 +420,26 @@ class HistoryDB:
         log.debug("history: drill %s recorded", did)
         return int(did)
 
-    def drills(self, *, trainee: str | None = None, persona: str | None = None,
-               since: datetime | str | None = None, limit: int | None = None) -> list[DrillRecord]:
-        """Drills oldest first, with the same filters as `sessions`."""
+    def _select(self, table: str, trainee: str | None, persona: str | None,
+                since: datetime | str | None, limit: int | None) -> list:
+        """Rows of `table` oldest first: trainee / persona exact and case-insensitive, date
+        from `since` inclusive, the newest `limit` of them."""
         where, args = [], []
-        if trainee is not None:
-            where.append("trainee = ? COLLATE NOCASE")
-            args.append(trainee)
-        if persona is not None:
-            where.append("persona = ? COLLATE NOCASE")
-            args.append(persona)
+        for column, value in (("trainee", trainee), ("persona", persona)):
+            if value is not None:
+                where.append(f"{column} = ? COLLATE NOCASE")
+                args.append(value)
         if since is not None:
             where.append("date >= ?")
             args.append(_iso(since))
-        sql = "SELECT * FROM drills" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql = f"SELECT * FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
         sql += " ORDER BY date DESC, id DESC" + (f" LIMIT {int(limit)}" if limit is not None else "")
-        rows = self._con.execute(sql, args).fetchall()[::-1]
+        return self._con.execute(sql, args).fetchall()[::-1]
+
+    def drills(self, *, trainee: str | None = None, persona: str | None = None,
+               since: datetime | str | None = None, limit: int | None = None) -> list[DrillRecord]:
+        """Drills oldest first, with the same filters as `sessions`."""
+        rows = self._select("drills", trainee, persona, since, limit)
         return [
             DrillRecord(
                 id=r["id"], trainee=r["trainee"], persona=r["persona"], date=r["date"], rounds=r["rounds"],

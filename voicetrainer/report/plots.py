@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from voicetrainer import get_logger
-from voicetrainer.report.schema import Report, Turn
+from voicetrainer.report.schema import Report, Turn, finite
 
 log = get_logger(__name__)
 
@@ -61,16 +61,6 @@ def fmt_clock(t_s: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-def _num(v: Any) -> float | None:
-    """A finite float, or None for None / NaN / non-numbers."""
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
 
 @dataclass(frozen=True)
 class _XScale:
@@ -90,7 +80,7 @@ def call_duration_s(report: Report) -> float:
     for track in (report.tracks or {}).values():
         ts = track.get("t_s") if isinstance(track, Mapping) else None
         if ts:
-            last = _num(ts[-1])
+            last = finite(ts[-1])
             if last is not None:
                 ends.append(last)
     return max(ends)
@@ -223,10 +213,10 @@ def _track(report: Report, who: str, key: str) -> tuple[list[float], list[float 
     out_t: list[float] = []
     out_v: list[float | None] = []
     for t, v in zip(ts[:n], vs[:n]):
-        tt = _num(t)
+        tt = finite(t)
         if tt is None:
             continue
-        vv = _num(v)
+        vv = finite(v)
         if key == "pitch_hz" and vv is not None and vv <= 0:
             vv = None  # unvoiced
         out_t.append(tt)
@@ -267,19 +257,19 @@ def baseline_bands(calm: Mapping[str, Any] | None) -> dict[str, tuple[float, flo
     base = (calm or {}).get("baseline") or {}
     if not isinstance(base, Mapping):
         return out
-    med = _num(base.get("pitch_median_hz"))
-    lo, hi = _num(base.get("pitch_low_hz")), _num(base.get("pitch_high_hz"))
+    med = finite(base.get("pitch_median_hz"))
+    lo, hi = finite(base.get("pitch_low_hz")), finite(base.get("pitch_high_hz"))
     if med is not None and med > 0:
-        sd = min(max(_num(base.get("pitch_sd_semitones")) or 2.0, PITCH_BAND_ST[0]), PITCH_BAND_ST[1])
+        sd = min(max(finite(base.get("pitch_sd_semitones")) or 2.0, PITCH_BAND_ST[0]), PITCH_BAND_ST[1])
         lo = lo if lo is not None else med * 2 ** (-sd / 12)
         hi = hi if hi is not None else med * 2 ** (sd / 12)
         out["pitch_hz"] = (lo, med, hi)
     elif lo is not None and hi is not None:
         out["pitch_hz"] = (lo, math.sqrt(lo * hi), hi)
-    loud = _num(base.get("loudness_dbfs"))
-    llo, lhi = _num(base.get("loudness_low_dbfs")), _num(base.get("loudness_high_dbfs"))
+    loud = finite(base.get("loudness_dbfs"))
+    llo, lhi = finite(base.get("loudness_low_dbfs")), finite(base.get("loudness_high_dbfs"))
     if loud is not None:
-        sd = min(max(_num(base.get("loudness_sd_db")) or 3.0, LOUDNESS_BAND_DB[0]), LOUDNESS_BAND_DB[1])
+        sd = min(max(finite(base.get("loudness_sd_db")) or 3.0, LOUDNESS_BAND_DB[0]), LOUDNESS_BAND_DB[1])
         out["loudness_dbfs"] = (llo if llo is not None else loud - sd, loud, lhi if lhi is not None else loud + sd)
     elif llo is not None and lhi is not None:
         out["loudness_dbfs"] = (llo, (llo + lhi) / 2, lhi)
@@ -301,19 +291,19 @@ def mood_points(report: Report) -> tuple[list[tuple[float, float, str, str]], li
     evs = []
     for e in report.events:
         if isinstance(e, Mapping) and e.get("type") == "mood" and e.get("mood") is not None:
-            t = _num(e.get("t_s"))
+            t = finite(e.get("t_s"))
             if t is not None:
                 evs.append((t, e.get("mood"), str(e.get("reason") or "")))
     if not evs:
         for e in report.events:
             if isinstance(e, Mapping) and e.get("type") == "caller_line" and e.get("mood") is not None:
-                t = _num(e.get("start_s"))
+                t = finite(e.get("start_s"))
                 if t is not None:
                     evs.append((t, e.get("mood"), str(e.get("text") or "")[:80]))
     evs.sort(key=lambda e: e[0])
     if not evs:
         return [], []
-    if all(_num(m) is not None for _, m, _ in evs):
+    if all(finite(m) is not None for _, m, _ in evs):
         vals = [float(m) for _, m, _ in evs]
         hi = 1.0 if max(vals) <= 1.0 else max(ANGER_MAX, max(vals))
         lo = min(0.0, min(vals))
@@ -412,7 +402,7 @@ def voice_svg(report: Report) -> str:
 def pacing_svg(report: Report, *, band_wpm: tuple[float, float] = WPM_BAND) -> str:
     """Speaking rate per trainee turn (words per minute) against the target band."""
     turns = [(i, t) for i, t in enumerate(report.turns) if t.speaker == "trainee"]
-    rates = [(i, t, _num(t.wpm)) for i, t in turns]
+    rates = [(i, t, finite(t.wpm)) for i, t in turns]
     shown = [(i, t, w) for i, t, w in rates if w is not None]
     h, y0, y1 = 190.0, 16.0, 150.0
     body: list[str] = []

@@ -7,6 +7,7 @@ More keys may be added freely. Times are seconds from the start of the call (``*
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +16,18 @@ SKILLS = ("empathy", "listening", "patience", "calm", "clarity", "expectations",
 
 Speaker = Literal["caller", "trainee"]
 
+
+
+def finite(v: Any) -> float | None:
+    """A finite float, or None for None / NaN / inf / booleans / non-numbers: how report values
+    (which may be missing or NaN in older or partial reports) are read for scoring and plots."""
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
 
 @dataclass
 class Word:
