@@ -144,3 +144,40 @@ def test_accelerated_simulation_is_deterministic(tmp_path, transcriber):
     ta = [(t.speaker, t.text) for t in a.turns if t.speaker == "caller"]
     tb = [(t.speaker, t.text) for t in b.turns if t.speaker == "caller"]
     assert ta == tb and len(ta) >= 3
+
+
+class _Words:
+    """A recogniser that answers at once: one word per half second of audio."""
+
+    def __init__(self, delay_s: float = 0.0, word: str = "okay"):
+        self.delay_s, self.word, self.calls = delay_s, word, 0
+
+    def transcribe(self, audio, *, offset_s: float = 0.0):
+        import time
+
+        from voicetrainer.asr import Transcript
+        from voicetrainer.report.schema import Word
+
+        self.calls += 1
+        time.sleep(self.delay_s)
+        n = max(1, int(len(audio) / SR / 0.5))
+        words = [Word(self.word, round(offset_s + 0.5 * i, 3), round(offset_s + 0.5 * i + 0.4, 3), 0.9) for i in range(n)]
+        return Transcript(words, " ".join(w.word for w in words))
+
+
+def test_end_of_turn_never_waits_behind_a_slow_caption_update(tmp_path):
+    """Captions run on their own recogniser: even when each caption update takes 1.5 s, the
+    caller answers ~0.65 s after the trainee stops (turn-end silence + the instant final job)."""
+    factory = output_factory(speed=2.0)
+    final, captions = _Words(word="final"), _Words(delay_s=1.5, word="caption")
+    report = simulate(
+        "billing-double-charge", DEMO, tmp_path / "s", realtime=True, speed=2.0, transcriber=final,
+        caption_transcriber=captions, tts_backend=FakeTTS(), player_factory=lambda: Player(stream_factory=factory),
+        db=None, html=False,
+    )
+    assert captions.calls >= 1 and final.calls >= 3  # both lanes were used
+    assert report.latency["replies"] >= 3
+    # a reply that waited for a caption update would take >= 0.6 + 1.5 * 2 (speed) seconds
+    assert report.latency["reply_p95_s"] < 1.0, report.latency
+    trainee = [t for t in report.turns if t.speaker == "trainee" and t.text]
+    assert trainee and all("final" in t.text for t in trainee)  # the final lane's text wins

@@ -7,6 +7,8 @@ points at any other faster-whisper model folder. Models are loaded once per proc
 
 from __future__ import annotations
 
+import dataclasses
+
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,3 +154,13 @@ def _reject(seg, text: str, cfg: AsrConfig) -> bool:
     if text.lower() in HALLUCINATIONS and (seg.no_speech_prob > 0.3 or seg.avg_logprob < -0.7):
         return True
     return False
+
+
+def caption_recogniser(transcriber):
+    """The recogniser for live captions beside `transcriber`: the same model on half its CPU
+    threads, so the end of a turn (on `transcriber`) never waits behind a caption update.
+    Anything that is not a multi-threaded `WhisperTranscriber` is shared as it is."""
+    if isinstance(transcriber, WhisperTranscriber) and transcriber.cfg.cpu_threads >= 2:
+        cfg = dataclasses.replace(transcriber.cfg, cpu_threads=transcriber.cfg.cpu_threads // 2)
+        return WhisperTranscriber(cfg)
+    return transcriber

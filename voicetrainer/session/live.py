@@ -41,7 +41,10 @@ from voicetrainer.stream.turns import EventKind, VoiceState
 log = get_logger(__name__)
 
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
-SPECULATE_AFTER_FRAMES = 6  # transcribe 120 ms into a pause: the turn may be over
+SPECULATE_AFTER_S = 0.12  # transcribe 120 ms into a pause: the turn may be over
+# a hypothesis whose audio stops this close to the end of speech has heard the turn: a VAD
+# blip after the pause began (a breath, a click) moves the end by a frame or two, not the words
+TAIL_TOLERANCE_S = 0.05
 UPDATE_S = 1.0  # while the trainee speaks, re-transcribe the growing buffer this often
 EDGE_S = 0.4  # words ending this close to the buffer's growing edge are never committed
 REPLY_PAUSE_S = 0.05  # extra breath before the caller answers
@@ -101,13 +104,19 @@ class _TurnAsr:
     speaks; words on which two consecutive hypotheses agree, and that are not at the growing
     edge, are committed and the buffer is cut between words. When the turn ends only the
     uncommitted tail is left to transcribe.
+
+    Two lanes, so the end of a turn never queues behind a caption update: `caption` jobs
+    (while the trainee speaks) run on the caption recogniser, `final` jobs (speculative at a
+    pause, or the tail at the end of the turn) on the main one. A result older than the
+    hypothesis already held is dropped.
     """
 
     buf_start_s: float = 0.0
     committed: list[Word] = field(default_factory=list)
     hypothesis: list[Word] = field(default_factory=list)  # latest, uncommitted part
     hyp_end_s: float = 0.0  # audio end of the job that produced `hypothesis`
-    inflight: tuple[float, float, cf.Future] | None = None  # (start_s, end_s, future)
+    final: tuple[float, float, cf.Future] | None = None  # (start_s, end_s, future)
+    caption: tuple[float, float, cf.Future] | None = None
     last_submit_s: float = -1.0
 
     @property
@@ -131,7 +140,10 @@ class LiveSession:
         voice: ``f(line) -> np.ndarray`` 16 kHz mono audio of a caller line (from the TTS cache).
         player: plays caller audio (`Player`, or `NullPlayer` for accelerated simulation).
         recorder: durable session recorder (`SessionRecorder`) or None.
-        transcriber: ASR backend for the trainee.
+        transcriber: ASR backend for the trainee: the end of each turn (speculative and tail).
+        caption_transcriber: ASR backend for the running captions while the trainee speaks
+            (default: `transcriber`). A recogniser on fewer threads leaves the other core free,
+            so a pause that comes while a caption update runs is still transcribed at once.
         now_s: ``f(frame_index) -> session seconds now`` (real-time: audio captured so far).
         on_update: called with a `LiveUpdate` a few times per second.
         baseline: the trainee's stored voice baseline (for the live band and the mood).
@@ -141,13 +153,14 @@ class LiveSession:
         self, *, mind: CallerMind, voice: Callable[[Any], np.ndarray], player, recorder,
         transcriber: Transcriber | None, settings: Settings = Settings(), options: LiveOptions = LiveOptions(),
         now_s: Callable[[int], float] | None = None, on_update: Callable[[LiveUpdate], None] | None = None,
-        baseline: VoiceStats | None = None,
+        baseline: VoiceStats | None = None, caption_transcriber: Transcriber | None = None,
     ):
         self.mind = mind
         self.voice = voice
         self.player = player
         self.recorder = recorder
         self.transcriber = transcriber
+        self.caption_transcriber = caption_transcriber or transcriber
         self.settings = settings
         self.options = options
         self._now = now_s or (lambda index: (index + 1) * FRAME_S)
@@ -156,8 +169,12 @@ class LiveSession:
         self.track = CallerTrack()
         self.analyzer = CallAnalyzer(settings, {"caller": 0, "trainee": 1}, transcriber=None)
         self._asr_pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-asr") if transcriber else None
+        self._caption_pool = (
+            cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-captions") if transcriber else None
+        )
         self._turn = _TurnAsr()
-        self._stopping_frames = 0
+        self._pause_from_s: float | None = None  # the trainee went quiet here (this turn)
+        self._speculated_pause_s: float | None = None  # the pause already transcribed speculatively
         self._queued: list[tuple[float, Any, np.ndarray, float | None]] = []  # (at_s, line, audio, reply_to_s)
         self.trainee_words: list[Word] = []
         self.reply_latencies: list[float] = []
@@ -231,7 +248,8 @@ class LiveSession:
                 self._turn_end_candidate = None  # a pause, not the end of the turn
                 if self._turn_start_s is None:
                     self._turn_start_s = ev.t_s
-                    self._turn = _TurnAsr(buf_start_s=max(0.0, ev.t_s - 0.2))
+                    # first caption update a second into the turn, not at its first syllable
+                    self._turn = _TurnAsr(buf_start_s=max(0.0, ev.t_s - 0.2), last_submit_s=ev.t_s)
                 if self.track.active(ev.t_s) or self.track.active(self._now_s(k)):
                     self._barge_in(ev, k)
             elif ev.kind is EventKind.SPEECH_END:
@@ -286,32 +304,58 @@ class LiveSession:
         self._poll(wait=not self.options.realtime)  # accelerated: each job finishes "instantly"
         t_end = (k + 1) * FRAME_S
         st = ch.tracker.state
-        self._stopping_frames = self._stopping_frames + 1 if st is VoiceState.STOPPING else 0
-        if turn.inflight is not None:
-            return
-        at_pause = self._stopping_frames == SPECULATE_AFTER_FRAMES
-        due = st is VoiceState.SPEAKING and t_end - turn.last_submit_s >= UPDATE_S
-        if (at_pause or due) and t_end - turn.buf_start_s >= 0.5:
+        if st is VoiceState.SPEAKING or st is VoiceState.STARTING:
+            self._pause_from_s = None
+        elif self._pause_from_s is None:
+            self._pause_from_s = t_end - FRAME_S
+        # speculate once per pause, without waiting for a caption update that is running: when
+        # the pause turns out to end the turn, its text is (nearly always) ready at once
+        at_pause = (
+            self._pause_from_s is not None and self._speculated_pause_s != self._pause_from_s
+            and t_end - self._pause_from_s >= SPECULATE_AFTER_S - FRAME_S / 2
+        )
+        if at_pause and turn.final is None and t_end - turn.buf_start_s >= 0.5:
             self._submit(ch, t_end)
+            self._speculated_pause_s = self._pause_from_s
+            return
+        due = st is VoiceState.SPEAKING and t_end - turn.last_submit_s >= UPDATE_S
+        if due and turn.caption is None and turn.final is None and t_end - turn.buf_start_s >= 0.5:
+            self._submit(ch, t_end, caption=True)
 
-    def _submit(self, ch, end_s: float) -> None:
+    def _submit(self, ch, end_s: float, *, caption: bool = False) -> None:
         turn = self._turn
         start = max(turn.buf_start_s - 0.1, ch.ring.start_s)
         end = min(end_s, ch.ring.end_s)
         if end - start < 0.2:
             return
         audio = ch.ring.read(start, end)
-        turn.inflight = (start, end, self._asr_pool.submit(self.transcriber.transcribe, audio, offset_s=start))
+        if caption:
+            fut = self._caption_pool.submit(self.caption_transcriber.transcribe, audio, offset_s=start)
+            turn.caption = (start, end, fut)
+        else:
+            turn.final = (start, end, self._asr_pool.submit(self.transcriber.transcribe, audio, offset_s=start))
         turn.last_submit_s = end
 
-    def _poll(self, *, wait: bool) -> None:
+    def _poll(self, *, wait: bool, captions: bool = True) -> None:
+        """Apply finished jobs, oldest audio first. `wait`: block on the final lane (and on the
+        caption lane too when `captions`)."""
         turn = self._turn
-        if turn.inflight is None:
-            return
-        start, end, fut = turn.inflight
-        if not wait and not fut.done():
-            return
-        turn.inflight = None
+        done = []
+        for lane in ("caption", "final"):
+            job = getattr(turn, lane)
+            if job is None:
+                continue
+            if not job[2].done() and not (wait and (captions or lane == "final")):
+                continue
+            setattr(turn, lane, None)
+            done.append(job)
+        for start, end, fut in sorted(done, key=lambda j: j[1]):
+            self._apply(start, end, fut)
+
+    def _apply(self, start: float, end: float, fut: cf.Future) -> None:
+        turn = self._turn
+        if end <= turn.hyp_end_s:
+            return  # a caption update overtaken by a later (speculative) result
         try:
             tr = fut.result()
         except Exception as e:  # one failed chunk: mark it, go on
@@ -345,10 +389,16 @@ class LiveSession:
         ch = self.analyzer.channels["trainee"]
         turn = self._turn
         if self._asr_pool is not None:
-            self._poll(wait=True)
-            if turn.hyp_end_s < end_s + 0.1:  # the last hypothesis does not cover the tail yet
+            # accelerated: wait for everything in order (deterministic). Real time: take what
+            # is done, never wait for a caption update (captions run only while the trainee
+            # speaks, so they cannot cover the end), wait for the speculative job only when the
+            # text so far has not heard the end, and transcribe the tail only if it still has not
+            self._poll(wait=not self.options.realtime)
+            if turn.hyp_end_s < end_s - TAIL_TOLERANCE_S and turn.final is not None:
+                self._poll(wait=True, captions=False)
+            if turn.hyp_end_s < end_s - TAIL_TOLERANCE_S:
                 self._submit(ch, min(end_s + 0.25, ch.ring.end_s))
-                self._poll(wait=True)
+                self._poll(wait=True, captions=False)
         self._tail_compute_s = time.perf_counter() - t0
         words = turn.words
         self.trainee_words.extend(words)
@@ -520,6 +570,7 @@ class LiveSession:
         if self._asr_pool is not None:
             self._poll(wait=True)
             self._asr_pool.shutdown(wait=True)
+            self._caption_pool.shutdown(wait=True)
             if self._turn_start_s is not None:  # a turn cut off by the end of the call
                 self.trainee_words.extend(self._turn.words)
         result = self.analyzer.finish()

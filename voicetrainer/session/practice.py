@@ -172,6 +172,7 @@ def run_call(
     now_s: Callable[[int], float] | None = None, on_update: Callable[[LiveUpdate], None] | None = None,
     baseline: VoiceStats | None = None, tts_backend=None, options: LiveOptions | None = None,
     device_stats: Callable[[], dict] | None = None, prepared=None, on_session: Callable[[LiveSession], None] | None = None,
+    caption_transcriber=None,
 ) -> tuple[Report, Path]:
     """Run one call from `frames` (an iterator of mic `Frame`s) and write its session folder.
 
@@ -183,7 +184,13 @@ def run_call(
     from voicetrainer.session.batch import write_outputs
     from voicetrainer.session.grader import GradeOptions, _score_skills, build_report, resolve_input
 
+    from voicetrainer.asr import caption_recogniser
+
     persona, mind, cache = prepared or prepare(setup, settings, tts_backend=tts_backend)
+    if transcriber is not None and caption_transcriber is None:
+        caption_transcriber = caption_recogniser(transcriber)
+        if caption_transcriber is not transcriber:  # a fresh model: its first call is slow
+            caption_transcriber.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
     session_dir = setup.session_dir or new_session_dir(persona.id, sessions_root(settings))
     meta = {
         "persona": persona.id, "persona_name": persona.name, "trainee": setup.trainee, "seed": setup.seed,
@@ -194,6 +201,7 @@ def run_call(
         session = LiveSession(
             mind=mind, voice=VoiceBank(cache), player=player, recorder=recorder, transcriber=transcriber,
             settings=settings, options=opts, now_s=now_s, on_update=on_update, baseline=baseline,
+            caption_transcriber=caption_transcriber,
         )
         if on_session:
             on_session(session)
@@ -258,6 +266,7 @@ def simulate(
     realtime: bool = True, seed: int = 0, on_update=None, transcriber=None, tts_backend=None,
     player_factory=None, db: str | None = "", trainee: str = "demo trainee", html: bool = True,
     speed: float = 1.0, options: LiveOptions | None = None, on_session=None, baseline: VoiceStats | None = None,
+    caption_transcriber=None,
 ) -> Report:
     """A whole practice call with a recorded trainee as the microphone.
 
@@ -266,6 +275,8 @@ def simulate(
     real. Accelerated (``realtime=False``): frames are pulled as fast as the pipeline runs.
     `speed` > 1 paces the simulated microphone faster than real time (tests). `baseline`: the
     calm-voice baseline of the voice in the recording (the live band and the mood use it).
+    `caption_transcriber`: recogniser for the running captions (default: `transcriber` on half
+    its threads, see `caption_recogniser`).
     """
     from voicetrainer.asr import WhisperTranscriber
     from voicetrainer.audio.playback import NullPlayer
@@ -301,7 +312,7 @@ def simulate(
         report, session_dir = run_call(setup, settings, frames=frames, player=player, transcriber=transcriber,
                              realtime=realtime, on_update=on_update, tts_backend=tts_backend, device_stats=stats,
                              options=options or LiveOptions(realtime=realtime), on_session=on_session,
-                             baseline=baseline)
+                             baseline=baseline, caption_transcriber=caption_transcriber)
     sim = holder.get("sim")
     if sim is not None and session_dir is not None and Path(session_dir).is_dir():
         # what the simulated trainee actually said, and when: the ground truth for the transcript
