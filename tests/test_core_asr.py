@@ -101,3 +101,54 @@ def test_noise_burst_after_speech_gets_no_words_through_the_grader(shared_audio,
     assert late == [], late
     text = " ".join(t.text for t in report.turns).lower()
     assert "thank you" not in text and "watching" not in text
+
+
+# ------------------------------------------------------------------ live: short encoder window
+
+@pytest.fixture(scope="module")
+def live_asr():
+    from voicetrainer.asr import live_recogniser
+    from voicetrainer.config import AsrConfig
+
+    return live_recogniser(AsrConfig())
+
+
+def test_looping_detector():
+    from types import SimpleNamespace
+
+    from voicetrainer.asr import _looping
+
+    assert _looping(SimpleNamespace(text="5, 5, 5, 5, 5", compression_ratio=1.0))
+    assert _looping(SimpleNamespace(text="hello there", compression_ratio=3.1))
+    assert not _looping(SimpleNamespace(text="I'm so so sorry about that", compression_ratio=1.2))
+
+
+def test_short_window_encodes_only_the_chunk(live_asr, jfk, monkeypatch):
+    """A 3 s chunk is encoded as 10 s of mel frames (1000), not Whisper's padded 30 s (3000)."""
+    from faster_whisper import WhisperModel
+
+    seen = []
+    real = WhisperModel.encode
+
+    def spy(self, features):
+        seen.append(features.shape[-1])
+        return real(self, features)
+
+    monkeypatch.setattr(WhisperModel, "encode", spy)
+    out = live_asr.transcribe(jfk[1][: 3 * 16000])
+    assert seen and seen[0] == 1000 and out.text
+
+
+def test_short_window_is_as_accurate_as_the_full_window(shared_audio, evaluation, transcriber, live_asr):
+    """Every real speech clip with a transcript: the live recogniser's total WER is no worse than
+    the full window's (+1 point), and no result loops (looping chunks are redone in full)."""
+    full, _ = evaluation.eval_asr(shared_audio, transcriber)
+    short, _ = evaluation.eval_asr(shared_audio, live_asr)
+
+    def total(rows):
+        return sum(r["errors"] for r in rows) / sum(r["ref_words"] for r in rows)
+
+    assert total(short) <= total(full) + 0.01, [(r["file"], r["hyp"]) for r in short if r["errors"]]
+    for r in short:
+        words = evaluation.normalise(r["hyp"])
+        assert len(words) <= 2 * r["ref_words"] + 2, r  # no "5, 5, 5, ..." runaway

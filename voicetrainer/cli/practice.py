@@ -179,7 +179,7 @@ def run_demo(args) -> int:
 
 
 def run_practice(args) -> int:
-    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.asr import live_recogniser
     from voicetrainer.session.practice import CallSetup, load_baseline, practice, prepare, simulate
 
     settings = settings_from_args(args)
@@ -199,7 +199,7 @@ def run_practice(args) -> int:
                       session_dir=Path(args.out) if args.out else None, db=args.db or "")
     con.print(f"preparing the caller's voice ({args.persona}) ...")
     prepared = prepare(setup, settings)
-    transcriber = WhisperTranscriber(settings.asr)
+    transcriber = live_recogniser(settings.asr)
     if baseline is None:
         baseline = _record_baseline(args.trainee, device_in, settings, con)
     view = LiveView(prepared[0].name, enabled=not args.quiet)

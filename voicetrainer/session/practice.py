@@ -243,12 +243,12 @@ def practice(
     """A live call on the headset: microphone `device_in` (name or index; None = default) through
     the live pipeline, the caller played on `device_out`. The CLI's ``practice`` and the web
     server both run calls through this."""
-    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.asr import live_recogniser
     from voicetrainer.audio.playback import Player
     from voicetrainer.audio.sources import MicSource
 
     prepared = prepared or prepare(setup, settings)
-    transcriber = transcriber or WhisperTranscriber(settings.asr)
+    transcriber = transcriber or live_recogniser(settings.asr)
     mic = MicSource(device=device_in)
     player = Player(device=device_out)
     with player, mic:
@@ -278,13 +278,13 @@ def simulate(
     `caption_transcriber`: recogniser for the running captions (default: `transcriber` on half
     its threads, see `caption_recogniser`).
     """
-    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.asr import live_recogniser
     from voicetrainer.audio.playback import NullPlayer
     from voicetrainer.audio.sources import MicSource
     from voicetrainer.session.simulate import ScriptedTrainee, SimulatedInputStream, load_script
 
     audio, answers = load_script(trainee_wav)
-    transcriber = transcriber or WhisperTranscriber(settings.asr)
+    transcriber = transcriber or live_recogniser(settings.asr)
     transcriber.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))  # warm up before the call
     setup = CallSetup(persona=persona_id, trainee=trainee, seed=seed, session_dir=out_dir, db=db, html=html)
     player = player_factory() if player_factory else NullPlayer()

@@ -119,9 +119,9 @@ class WebApp:
     def transcriber(self):
         with self._lock:
             if self._transcriber is None:
-                from voicetrainer.asr import WhisperTranscriber
+                from voicetrainer.asr import live_recogniser
 
-                self._transcriber = WhisperTranscriber(self.settings.asr)
+                self._transcriber = live_recogniser(self.settings.asr)
             return self._transcriber
 
     # -------------------------------------------------------------- calls
