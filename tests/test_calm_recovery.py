@@ -238,3 +238,24 @@ def test_contagion_in_a_session_counts_mood_rises():
     assert esc["trainee_pitch_change_st"] == pytest.approx(4.0, abs=0.1)
     assert esc["followed_pitch"] is True and esc["followed_loudness"] is False
     assert rec["contagion"]["pitch_followed_share"] == 1.0
+
+
+def test_report_html_shows_each_escalation_and_the_recovery_time(graded_calls):
+    """The HTML report's "Under pressure" section: one clickable line per escalation, the
+    recovery time of the one the trainee's voice left the band for, and the contagion."""
+    import re
+
+    from voicetrainer.report.html import render_report_html
+
+    call, report = graded_calls[3]
+    rec = report.metrics["recovery"]
+    html = render_report_html(report, audio_href=None)
+    section = html[html.index('id="h-recovery"'):]
+    section = section[: section.index("</section>")]
+    lines = re.findall(r'<li class="(\w+)" data-t="([\d.]+)"', section)
+    assert [float(t) for _, t in lines] == pytest.approx([e["t_s"] for e in rec["escalations"]], abs=0.01)
+    first, second = rec["escalations"]
+    assert f"back after {first['recovery_s']:.1f} s" in section and "followed the caller" in section
+    assert lines[0][0] == "neg" and lines[1][0] == "pos"  # followed the rise / stayed in the band
+    assert "stayed in your calm band" in section
+    assert f"Mean recovery {rec['recovery_s']:.1f} s" in section

@@ -233,6 +233,44 @@ def _metric_cards(report: Report) -> str:
     return "".join(f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div></div>' for k, v in rows)
 
 
+def _recovery_html(report: Report) -> str:
+    """Each caller escalation: did the trainee's voice leave their calm band, and how long until
+    it was back (metrics.recovery). Empty when the report has no recovery analysis."""
+    rec = (report.metrics or {}).get("recovery")
+    if not isinstance(rec, Mapping) or not rec.get("escalations"):
+        return ""
+    items = []
+    for row in rec["escalations"]:
+        t = float(row.get("t_s") or 0.0)
+        what = "the caller got angrier"
+        if row.get("mood_before") is not None and row.get("mood_after") is not None:
+            what += f" (mood {row['mood_before']:.1f} → {row['mood_after']:.1f})"
+        if row.get("recovered") is None:
+            verdict, cls = "you did not answer before the next escalation", "nc"
+        elif not row.get("left_band"):
+            verdict, cls = "your voice stayed in your calm band", "pos"
+        elif row.get("recovered"):
+            verdict, cls = f"your voice left your calm band and was back after {row['recovery_s']:.1f} s", "pos"
+        else:
+            verdict, cls = "your voice left your calm band and had not come back before the next escalation", "neg"
+        if row.get("followed_pitch") or row.get("followed_loudness"):
+            verdict += "; you followed the caller's rise"
+            cls = "neg"
+        items.append(
+            f'<li class="{cls}" data-t="{t:.2f}"><button class="ts" type="button" data-t="{t:.2f}" '
+            f'aria-label="Play from {fmt_clock(t)}">{fmt_clock(t)}</button> {_e(what)}: '
+            f'<span class="why">{_e(verdict)}</span></li>'
+        )
+    summary = ""
+    if rec.get("recovery_s") is not None:
+        summary = (f'<p>Mean recovery {rec["recovery_s"]:.1f} s (longest {rec["max_recovery_s"]:.1f} s) — '
+                   "the time from the caller's escalation until your pitch and loudness were back in your band.</p>")
+    return (
+        '<section aria-labelledby="h-recovery"><h2 id="h-recovery">Under pressure</h2>'
+        f'{summary}<ul class="ev">{"".join(items)}</ul></section>'
+    )
+
+
 def _marked(text: str, turn_start_s: float, turn_end_s: float, cited: list[tuple[Evidence, str]]) -> str:
     """``text`` escaped, with each cited quote of this turn wrapped in <mark> (first occurrence
     at or after the previous mark; quotes that do not occur verbatim are left unmarked)."""
@@ -338,7 +376,8 @@ def render_report_html(
         f'<section aria-labelledby="h-voice"><h2 id="h-voice">Voice</h2>{plots.voice_svg(report)}'
         '<div class="legend"><span style="--c:#0f766e">trainee</span><span style="--c:#ccfbf1">own baseline band</span>'
         '<span style="--c:#7c3aed">caller mood</span></div></section>'
-        f'<section aria-labelledby="h-pacing"><h2 id="h-pacing">Pacing</h2>{plots.pacing_svg(report, band_wpm=band)}'
+        + _recovery_html(report)
+        + f'<section aria-labelledby="h-pacing"><h2 id="h-pacing">Pacing</h2>{plots.pacing_svg(report, band_wpm=band)}'
         f'<div class="legend"><span style="--c:#ccfbf1">target {band[0]:.0f}–{band[1]:.0f} words/min</span>'
         '<span style="--c:#0f766e">in band</span><span style="--c:#d97706">outside the band</span></div></section>'
         f'<section aria-labelledby="h-transcript"><h2 id="h-transcript">Transcript</h2>{_transcript_html(report)}</section>'
