@@ -11,6 +11,7 @@
 (c) reply latency of simulated practice calls in real time (p50/p95 over all replies of 5
     calls) and barge-in detection latency.
 (d) peak RSS (VmHWM of a child process) of `voicetrainer grade` on a 1-hour and a 2-hour call.
+(s) ASR settings: beam size, threads per call and parallel jobs against grading time and WER.
 (p) pitch accuracy: gross pitch error of our streaming YIN against librosa.pyin on every real
     speech clip (frames voiced in both; an error above 20 % is gross).
 
@@ -422,6 +423,41 @@ def bench_pitch(shared: Path, tiny: bool) -> dict:
     }
 
 
+# ----------------------------------------------------------------------------- (s) ASR settings
+
+SWEEP = (  # (beam_size, cpu_threads per model call, recogniser jobs at once); the first is the default
+    (1, 2, 2), (1, 2, 1), (1, 1, 2), (5, 2, 2),
+)
+
+
+def bench_settings(call: Path, shared: Path) -> dict:
+    """How beam size, threads and parallel jobs trade grading time against accuracy: each setting
+    grades the 3-minute call (time) and every shared speech clip with a transcript (WER, as
+    scripts/evaluate.py computes it)."""
+    import dataclasses
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    import evaluate
+
+    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.config import AsrConfig, Settings
+    from voicetrainer.session.grader import GradeOptions, grade
+
+    rows = []
+    for beam, threads, workers in SWEEP:
+        settings = dataclasses.replace(Settings(), asr=dataclasses.replace(AsrConfig(), beam_size=beam, cpu_threads=threads))
+        tr = WhisperTranscriber(settings.asr)
+        tr.transcribe(np.zeros(SR, np.float32))
+        t0 = time.perf_counter()
+        grade(call, GradeOptions(asr_workers=workers), settings=settings, transcriber=tr)
+        grade_s = time.perf_counter() - t0
+        wers, _ = evaluate.eval_asr(shared, tr)
+        ref = sum(w["ref_words"] for w in wers)
+        rows.append({"beam_size": beam, "cpu_threads": threads, "asr_workers": workers, "grade_3min_s": round(grade_s, 2),
+                     "wer": round(sum(w["errors"] for w in wers) / max(1, ref), 4), "wer_words": ref})
+    return {"call_s": 180, "rows": rows}
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -457,7 +493,7 @@ def main(argv=None) -> int:
     ap.add_argument("--from-json", metavar="FILE", help="no measuring: render FILE (from --json) as --markdown")
     ap.add_argument("--tiny", action="store_true", help="seconds-long calls (a smoke test of the harness)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per short measurement (median reported)")
-    ap.add_argument("--only", default="a,b,c,d,p", help="sections to run, e.g. a,p")
+    ap.add_argument("--only", default="a,b,c,d,p,s", help="sections to run, e.g. a,p")
     ap.add_argument("--no-naive", action="store_true", help="(b) without the naive baseline")
     ap.add_argument("--grade-calls", default="3min,30min", help="(b) calls to grade: 3min,30min")
     ap.add_argument("--shared", help="shared audio folder (default ../shared/audio)")
@@ -499,6 +535,9 @@ def main(argv=None) -> int:
                     p.unlink(missing_ok=True)
         if "p" in only:
             results["pitch"] = bench_pitch(shared, args.tiny)
+        if "s" in only and not args.tiny:
+            p, _ = call("3min", 180, 2)
+            results["settings"] = bench_settings(p, shared)
     if args.json:
         print(json.dumps(results, indent=2, default=float))
     elif args.markdown:
@@ -596,6 +635,11 @@ def print_markdown(r: dict) -> None:
         cell = "; ".join(f"{k} call {v['peak_rss_mb']:.0f} MB ({v['wall_s']:.0f} s)" for k, v in rows)
         print(f"| Peak memory (RSS) of `voicetrainer grade` | {cell}; 2h/1h = {rs.get('growth_ratio')} | "
               f"<= {rs['goal_mb']:.0f} MB, flat with length |")
+    if "settings" in r:
+        cells = [f"beam {x['beam_size']}, {x['cpu_threads']} thr x {x['asr_workers']} jobs: {x['grade_3min_s']:.1f} s, "
+                 f"WER {x['wer']:.1%}" for x in r["settings"]["rows"]]
+        print(f"| ASR settings (grade the 3-min call; WER on {r['settings']['rows'][0]['wer_words']} words of real speech) "
+              f"| {'; '.join(cells)} | the default is the first |")
     if "pitch" in r:
         p = r["pitch"]
         print(f"| Pitch: streaming YIN vs librosa.pyin ({p['clips']} real speech clips, {p['voiced_both_frames']} frames "
