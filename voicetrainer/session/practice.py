@@ -316,7 +316,9 @@ def simulate(
     sim = holder.get("sim")
     if sim is not None and session_dir is not None and Path(session_dir).is_dir():
         # what the simulated trainee actually said, and when: the ground truth for the transcript
-        script = [{"start_s": round(a, 3), "end_s": round(b, 3), "text": answers[i].text} for a, b, i in sim.spoken]
+        # answers begun before the call ended (the simulated mic runs on until it is closed)
+        script = [{"start_s": round(a, 3), "end_s": round(min(b, report.duration_s), 3), "text": answers[i].text}
+                  for a, b, i in sim.spoken if a < report.duration_s]
         (Path(session_dir) / "trainee_script.json").write_text(json.dumps(script, indent=2) + "\n")
     return report
 
