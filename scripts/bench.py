@@ -347,23 +347,40 @@ def bench_latency(tmp: Path, tiny: bool, *, persona: str = "billing-double-charg
 # ----------------------------------------------------------------------------- (d) memory
 
 
-def peak_rss_mb(cmd: list[str], env: dict | None = None) -> tuple[float, float, int, str]:
-    """(peak RSS in MB, wall seconds, exit status, stderr tail) of a child process (wait4 rusage)."""
+# The child reports its own VmHWM at exit. wait4's ru_maxrss is no good here: Linux carries the
+# parent's high-water mark into the child across fork/exec, so a 2.5 GB bench process made every
+# child "peak" at 2.5 GB.
+_HWM_CHILD = """
+import atexit, os, sys
+def _hwm():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            open(os.environ['VT_HWM_FILE'], 'w').write(line.split()[1])
+atexit.register(_hwm)
+sys.argv = ['voicetrainer'] + sys.argv[1:]
+from voicetrainer.cli import main
+sys.exit(main())
+"""
+
+
+def peak_rss_mb(args: list[str], env: dict, tmp: Path) -> tuple[float, float, int, str]:
+    """(peak RSS in MB, wall seconds, exit status, stderr tail) of `voicetrainer ARGS` in a child."""
+    hwm = tmp / "hwm.txt"
+    hwm.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    err = p.stderr.read().decode(errors="replace")
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return ru.ru_maxrss / 1024, time.perf_counter() - t0, p.returncode, err[-500:]
+    p = subprocess.run([sys.executable, "-c", _HWM_CHILD, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       env=dict(env, VT_HWM_FILE=str(hwm)))
+    wall = time.perf_counter() - t0
+    mb = int(hwm.read_text()) / 1024 if hwm.exists() else float("nan")
+    return mb, wall, p.returncode, p.stderr.decode(errors="replace")[-500:]
 
 
 def bench_rss(calls: dict[str, tuple[Path, CallStats]], tmp: Path) -> dict:
     env = dict(os.environ, MPLCONFIGDIR=str(tmp / "mpl"))
     out = {}
     for label, (path, stats) in calls.items():
-        cmd = [sys.executable, "-m", "voicetrainer", "grade", str(path), "--out", str(tmp / f"out-{label}"),
-               "--no-history", "--quiet"]
-        mb, wall, rc, err = peak_rss_mb(cmd, env)
+        args = ["grade", str(path), "--out", str(tmp / f"out-{label}"), "--no-history", "--quiet"]
+        mb, wall, rc, err = peak_rss_mb(args, env, tmp)
         out[label] = {"duration_s": stats.duration_s, "peak_rss_mb": round(mb, 1), "wall_s": round(wall, 1),
                       "exit": rc, **({"stderr": err} if rc else {})}
     labels = list(out)
