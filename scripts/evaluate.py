@@ -468,6 +468,14 @@ def evaluate(shared: Path, *, asr: bool = True, calls: bool = True) -> dict:
         total_err = sum(w["errors"] for w in wers)
         total_ref = sum(w["ref_words"] for w in wers)
         result["wer"] = {"overall": round(total_err / total_ref, 3), "clips": wers}
+        # live practice's recogniser (short encoder window, full-window redo of looping chunks)
+        from voicetrainer.asr import live_recogniser
+        from voicetrainer.config import AsrConfig
+
+        live = live_recogniser(AsrConfig())
+        live_wers, _ = eval_asr(shared, live)
+        result["wer_live"] = {"overall": round(sum(w["errors"] for w in live_wers) / total_ref, 3),
+                              "full_window_retries": live.full_window_retries, "clips": live_wers}
         errs = [abs(w["error_pct"]) for w in wpms if w["error_pct"] is not None]
         result["wpm"] = {"mean_abs_error_pct": round(float(np.mean(errs)), 1) if errs else None,
                          "max_abs_error_pct": round(float(np.max(errs)), 1) if errs else None, "clips": wpms}
@@ -500,6 +508,9 @@ def print_table(r: dict) -> None:
         print(f"\nWER (normalised) overall: {r['wer']['overall']:.1%}")
         for w in r["wer"]["clips"]:
             print(f"  {w['file']:<34} {w['wer']:6.1%}  {w['hyp']}")
+        if "wer_live" in r:
+            print(f"WER live recogniser (10 s window): {r['wer_live']['overall']:.1%} "
+                  f"({r['wer_live']['full_window_retries']} chunks redone with the full window)")
         print(f"\nWPM vs alignment: mean |error| {r['wpm']['mean_abs_error_pct']}%, max {r['wpm']['max_abs_error_pct']}%")
         for w in r["wpm"]["clips"]:
             print(f"  {w['file']:<34} align {w['align_wpm']:6.1f}  measured {w['wpm']}  error {w['error_pct']:+.1f}%")
@@ -536,6 +547,10 @@ def markdown_table(r: dict) -> str:
         rows.append(f"| Word error rate (tiny.en, via the grader) | {n} speech clips, {sum(w['ref_words'] for w in r['wer']['clips'])} words "
                     f"| {r['wer']['overall']:.1%} overall" + (f"; jfk.wav {jfk['wer']:.1%}" if jfk else "")
                     + f"; worst {Path(worst['file']).name} {worst['wer']:.0%} |")
+        if "wer_live" in r:
+            lw = r["wer_live"]
+            rows.append(f"| Word error rate, live recogniser (10 s encoder window) | same clips | {lw['overall']:.1%} overall; "
+                        f"{lw['full_window_retries']} looping chunks redone with the full window |")
         rows.append(f"| Trainee WPM vs word alignment | {len(r['wpm']['clips'])} LibriVox clips "
                     f"| mean abs error {r['wpm']['mean_abs_error_pct']}%, max {r['wpm']['max_abs_error_pct']}% |")
     if "calls" in r:
