@@ -258,4 +258,5 @@ def test_report_html_shows_each_escalation_and_the_recovery_time(graded_calls):
     assert f"back after {first['recovery_s']:.1f} s" in section and "followed the caller" in section
     assert lines[0][0] == "neg" and lines[1][0] == "pos"  # followed the rise / stayed in the band
     assert "stayed in your calm band" in section
-    assert f"Mean recovery {rec['recovery_s']:.1f} s" in section
+    assert f"back after {rec['recovery_s']:.1f} s on average (longest {rec['max_recovery_s']:.1f} s)" in section
+    assert "stayed in your calm band after 1 of 2 escalations" in section

@@ -254,17 +254,25 @@ def _recovery_html(report: Report) -> str:
         else:
             verdict, cls = "your voice left your calm band and had not come back before the next escalation", "neg"
         if row.get("followed_pitch") or row.get("followed_loudness"):
-            verdict += "; you followed the caller's rise"
+            verdict += ", but it rose with the caller's" if not row.get("left_band") else "; you followed the caller's rise"
             cls = "neg"
         items.append(
             f'<li class="{cls}" data-t="{t:.2f}"><button class="ts" type="button" data-t="{t:.2f}" '
             f'aria-label="Play from {fmt_clock(t)}">{fmt_clock(t)}</button> {_e(what)}: '
             f'<span class="why">{_e(verdict)}</span></li>'
         )
-    summary = ""
-    if rec.get("recovery_s") is not None:
-        summary = (f'<p>Mean recovery {rec["recovery_s"]:.1f} s (longest {rec["max_recovery_s"]:.1f} s) — '
-                   "the time from the caller's escalation until your pitch and loudness were back in your band.</p>")
+    answered = [r for r in rec["escalations"] if r.get("recovered") is not None]
+    parts = []
+    if answered:
+        stayed = sum(1 for r in answered if not r.get("left_band"))
+        parts.append(f"your voice stayed in your calm band after {stayed} of {len(answered)} escalations you answered")
+    if rec.get("max_recovery_s"):
+        parts.append(f'when it left, it was back after {rec["recovery_s"]:.1f} s on average (longest '
+                     f'{rec["max_recovery_s"]:.1f} s)')
+    if rec.get("unrecovered"):
+        n = rec["unrecovered"]
+        parts.append(f"{n} time{'s' if n > 1 else ''} it had not come back before the next escalation")
+    summary = f"<p>{_e('; '.join(parts))[:1].upper()}{_e('; '.join(parts))[1:]}.</p>" if parts else ""
     return (
         '<section aria-labelledby="h-recovery"><h2 id="h-recovery">Under pressure</h2>'
         f'{summary}<ul class="ev">{"".join(items)}</ul></section>'
