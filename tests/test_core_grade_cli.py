@@ -94,6 +94,30 @@ def test_batch_with_bad_files_grades_the_others_exit_2_and_writes_summary(shared
     assert (out / rows[str(good)]["report"]).exists()
 
 
+def test_batch_with_two_jobs_grades_like_one_job(shared_audio, tmp_path):
+    """--jobs 2 (worker processes sharing the cores) gives the same results as one process,
+    every file once in summary.csv, a report per file and the batch index page."""
+    files = [shared_audio / "speech" / f"librivox_{n}.wav" for n in ("0870", "0920", "0930")]
+    env = {**os.environ, "VOICETRAINER_DATA": str(tmp_path / "data")}
+    rows = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        proc = subprocess.run(
+            [sys.executable, "-m", "voicetrainer", "grade", "-q", *map(str, files), "--out", str(out),
+             "--no-history", "--jobs", str(jobs)],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        with (out / "summary.csv").open() as f:
+            rows[jobs] = {r["input"]: r for r in csv.DictReader(f)}
+        assert sorted(rows[jobs]) == sorted(map(str, files))
+        assert all((out / r["report"]).exists() and r["status"] == "ok" for r in rows[jobs].values())
+        assert (out / "index.html").exists()
+    for f in map(str, files):
+        assert rows[2][f]["trainee_wpm"] == rows[1][f]["trainee_wpm"]
+        assert rows[2][f]["overall"] == rows[1][f]["overall"]
+
+
 @pytest.fixture(scope="module")
 def call_json(evaluation, shared_audio, transcriber, tmp_path_factory):
     """--json on a constructed two-channel call (1.0 s barge-in, 0.8 s response gap)."""
