@@ -34,7 +34,8 @@ from voicetrainer.audio.sources import MicSource  # noqa: E402
 from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings  # noqa: E402
 from voicetrainer.session.analyzer import CallAnalyzer  # noqa: E402
 
-SPEECH = Path("/work/shared/audio/speech")
+REPO = Path(__file__).resolve().parents[1]
+SPEECH = Path(os.environ.get("VOICETRAINER_SHARED", REPO.parent / "shared" / "audio")) / "speech"
 
 
 def rss_mb() -> float:
