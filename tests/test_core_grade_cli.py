@@ -177,3 +177,15 @@ def test_json_with_two_inputs_is_refused(tmp_path, capsys, no_history):
     code = main(["grade", "a.wav", "b.wav", "--json"])
     err = capsys.readouterr().err
     assert code == 2 and "exactly one INPUT" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["grade", "x.wav"], ["recover"], ["practice"], ["demo"], ["calm", "drill"]])
+def test_every_recording_command_takes_the_same_history_options(command):
+    """--db FILE and --no-history mean the same on every command that writes the history."""
+    from voicetrainer.cli import build_parser
+    from voicetrainer.cli._common import history_db
+
+    parser = build_parser()
+    assert history_db(parser.parse_args(command)) == ""  # the default database
+    assert history_db(parser.parse_args(command + ["--db", "h.sqlite"])) == "h.sqlite"
+    assert history_db(parser.parse_args(command + ["--no-history"])) is None

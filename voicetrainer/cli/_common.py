@@ -12,6 +12,19 @@ def add_model_args(p) -> None:
     g.add_argument("--beam-size", type=int, metavar="N", help="beam size (default 1: greedy)")
 
 
+def add_history_args(p, what: str) -> None:
+    """--db and --no-history, the same on every command that records into the history."""
+    g = p.add_argument_group("history")
+    g.add_argument("--db", metavar="FILE", help="history database (default: <user data dir>/history.sqlite)")
+    g.add_argument("--no-history", action="store_true", help=f"do not record {what} in the history")
+
+
+def history_db(args) -> str | None:
+    """The ``db`` argument of the library calls: None = record nothing, "" = the default
+    database in the user data folder, else that file."""
+    return None if getattr(args, "no_history", False) else (getattr(args, "db", None) or "")
+
+
 def settings_from_args(args):
     from voicetrainer.config import load_settings
 

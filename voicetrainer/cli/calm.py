@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from voicetrainer.cli._common import console, settings_from_args
+from voicetrainer.cli._common import add_history_args, console, history_db, settings_from_args
 
 PATTERN_HELP = "box (in 4, hold 4, out 4, hold 4), 4-7-8 (in 4, hold 7, out 8), resonance (5.5 breaths/min)"
 DEFAULT_PERSONA = "billing-double-charge"
@@ -44,8 +44,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     d.add_argument("--output", metavar="DEV", help="headset output (name or index)")
     d.add_argument("--simulate", metavar="FILE", help="use a recording of spoken answers as the microphone (no devices)")
     d.add_argument("--seed", type=int, default=0, help="line choice seed")
-    d.add_argument("--db", metavar="FILE", help="history database (default: <user data dir>/history.sqlite)")
-    d.add_argument("--no-history", action="store_true", help="do not record the drill in the history")
+    add_history_args(d, "the drill")
     d.set_defaults(func=run)
 
 
@@ -204,10 +203,11 @@ def run_drill(args: argparse.Namespace) -> int:
         con.print("drill done: no answer could be scored" + (f" ({result.aborted})" if result.aborted else ""))
     if result.aborted:
         con.print(f"note: {result.aborted}")
-    if not args.no_history:
+    db_path = history_db(args)
+    if db_path is not None:
         from voicetrainer.report.history import HistoryDB, default_db_path
 
-        with HistoryDB(args.db or default_db_path(settings)) as db:
+        with HistoryDB(db_path or default_db_path(settings)) as db:
             db.add_drill(result)
             con.print(f"saved to history: {db.path}")
     if scores and result.mean_score < options.down_score:

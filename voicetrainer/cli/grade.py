@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from voicetrainer.cli._common import add_model_args, console, settings_from_args
+from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
 
 SUMMARY_FIELDS = [
     "input", "status", "error", "duration_s", "overall", "trainee_wpm", "talk_ratio",
@@ -31,8 +31,7 @@ def register(sub, common) -> None:
     p.add_argument("--baseline", metavar="FILE", help="a calm recording of the trainee's voice")
     p.add_argument("--rubric", metavar="FILE", help="rubric file (skills, phrases, weights)")
     p.add_argument("--no-html", action="store_true", help="write report.json only")
-    p.add_argument("--db", metavar="FILE", help="history database (default: user data folder)")
-    p.add_argument("--no-history", action="store_true", help="do not record graded calls in the history")
+    add_history_args(p, "graded calls")
     add_model_args(p)
     p.set_defaults(func=run)
 
@@ -60,7 +59,7 @@ def run(args) -> int:
         GradeTask(
             input=str(inp), out_dir=str(_out_dir(Path(inp), args.out, many)),
             trainee_channel=args.trainee_channel, baseline=args.baseline, rubric=args.rubric,
-            html=not args.no_html, db=None if args.no_history else (args.db or ""),
+            html=not args.no_html, db=history_db(args),
         )
         for inp in args.inputs
     ]

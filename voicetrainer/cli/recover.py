@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicetrainer.cli._common import add_model_args, console, settings_from_args
+from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
 
 
 def register(sub, common) -> None:
@@ -17,8 +17,7 @@ def register(sub, common) -> None:
     p.add_argument("dirs", nargs="*", metavar="DIR", help="session folders (default: all interrupted ones)")
     p.add_argument("--root", metavar="DIR", help="sessions folder to scan (default: <user data>/sessions)")
     p.add_argument("--no-grade", action="store_true", help="repair only")
-    p.add_argument("--db", metavar="FILE", help="history database (default: user data folder)")
-    p.add_argument("--no-history", action="store_true", help="do not record graded sessions in the history")
+    add_history_args(p, "graded sessions")
     add_model_args(p)
     p.set_defaults(func=run)
 
@@ -30,7 +29,7 @@ def run(args) -> int:
     root = Path(args.root) if args.root else default_sessions_root(settings)
     results = recover_and_grade(
         [Path(d) for d in args.dirs] or None, root=root, grade=not args.no_grade, settings=settings,
-        db=None if args.no_history else (args.db or ""),
+        db=history_db(args),
     )
     con = console(stderr=True)
     if not results:
