@@ -152,3 +152,11 @@ def test_short_window_is_as_accurate_as_the_full_window(shared_audio, evaluation
     for r in short:
         words = evaluation.normalise(r["hyp"])
         assert len(words) <= 2 * r["ref_words"] + 2, r  # no "5, 5, 5, ..." runaway
+
+
+def test_caption_recogniser_uses_half_the_threads_and_shares_the_fallback(live_asr):
+    from voicetrainer.asr import caption_recogniser
+
+    cap = caption_recogniser(live_asr)
+    assert cap.cfg.cpu_threads == live_asr.cfg.cpu_threads // 2 and cap.window_s == live_asr.window_s
+    assert cap._full is live_asr._full  # one full-window model for the loop fallback, not two

@@ -138,11 +138,14 @@ class WhisperTranscriber:
     looping result is recognised again with the full 30 s window.
     """
 
-    def __init__(self, cfg: AsrConfig = AsrConfig(), *, window_s: float = FULL_WINDOW_S):
+    def __init__(self, cfg: AsrConfig = AsrConfig(), *, window_s: float = FULL_WINDOW_S, full_model=None):
         self.cfg = cfg
         self.window_s = min(float(window_s), FULL_WINDOW_S)
         self.model = load_model(cfg, window_s=self.window_s)
-        self._full = load_model(cfg) if self.window_s < FULL_WINDOW_S else self.model
+        if self.window_s >= FULL_WINDOW_S:
+            self._full = self.model
+        else:  # loaded now, not in the middle of a call; `full_model` shares another one's
+            self._full = full_model or load_model(cfg)
         self.full_window_retries = 0
 
     def transcribe(self, audio: np.ndarray, *, offset_s: float = 0.0) -> Transcript:
@@ -205,7 +208,7 @@ def _looping(seg) -> bool:
     """A segment that repeats itself: high compression ratio, or one word 4+ times in a row."""
     if getattr(seg, "compression_ratio", 0.0) > 2.4:
         return True
-    words = [w for w in "".join(ch.lower() if ch.isalnum() else " " for ch in seg.text).split()]
+    words = "".join(ch.lower() if ch.isalnum() else " " for ch in seg.text).split()
     run = 1
     for a, b in zip(words, words[1:]):
         run = run + 1 if a == b else 1
@@ -237,5 +240,5 @@ def caption_recogniser(transcriber):
     Anything that is not a multi-threaded `WhisperTranscriber` is shared as it is."""
     if isinstance(transcriber, WhisperTranscriber) and transcriber.cfg.cpu_threads >= 2:
         cfg = dataclasses.replace(transcriber.cfg, cpu_threads=transcriber.cfg.cpu_threads // 2)
-        return WhisperTranscriber(cfg, window_s=transcriber.window_s)
+        return WhisperTranscriber(cfg, window_s=transcriber.window_s, full_model=transcriber._full)
     return transcriber

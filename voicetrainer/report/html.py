@@ -272,7 +272,8 @@ def _recovery_html(report: Report) -> str:
     if rec.get("unrecovered"):
         n = rec["unrecovered"]
         parts.append(f"{n} time{'s' if n > 1 else ''} it had not come back before the next escalation")
-    summary = f"<p>{_e('; '.join(parts))[:1].upper()}{_e('; '.join(parts))[1:]}.</p>" if parts else ""
+    text = "; ".join(parts)
+    summary = f"<p>{_e(text[:1].upper() + text[1:])}.</p>" if parts else ""
     return (
         '<section aria-labelledby="h-recovery"><h2 id="h-recovery">Under pressure</h2>'
         f'{summary}<ul class="ev">{"".join(items)}</ul></section>'

@@ -345,7 +345,8 @@ class LiveSession:
             job = getattr(turn, lane)
             if job is None:
                 continue
-            if not job[2].done() and not (wait and (captions or lane == "final")):
+            block = wait and (lane == "final" or captions)
+            if not block and not job[2].done():
                 continue
             setattr(turn, lane, None)
             done.append(job)

@@ -189,8 +189,6 @@ def run_call(
     persona, mind, cache = prepared or prepare(setup, settings, tts_backend=tts_backend)
     if transcriber is not None and caption_transcriber is None:
         caption_transcriber = caption_recogniser(transcriber)
-        if caption_transcriber is not transcriber:  # a fresh model: its first call is slow
-            caption_transcriber.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
     session_dir = setup.session_dir or new_session_dir(persona.id, sessions_root(settings))
     meta = {
         "persona": persona.id, "persona_name": persona.name, "trainee": setup.trainee, "seed": setup.seed,
