@@ -60,15 +60,14 @@ def _find(norm: str, phrases: PhraseLists) -> tuple[dict[str, list[context.Span]
     """(matches per kind, other pattern lists' matches: not_<kind> keyed by kind, sarcasm, refusal)."""
     found: dict[str, list[context.Span]] = {k: [] for k in MOVE_KINDS}
     other: dict[str, list[tuple[int, int]]] = {}
-    for name, patterns in compiled(phrases).items():
-        for source, rx in patterns:
-            for m in rx.finditer(norm):
-                if m.end() <= m.start():
-                    continue
-                if name in found:
-                    found[name].append((m.start(), m.end(), source))
-                else:
-                    other.setdefault(name.removeprefix("not_"), []).append((m.start(), m.end()))
+    for name, rx in compiled(phrases).items():
+        for m in rx.finditer(norm):
+            if m.end() <= m.start():
+                continue
+            if name in found:
+                found[name].append((m.start(), m.end(), name))
+            else:
+                other.setdefault(name.removeprefix("not_"), []).append((m.start(), m.end()))
     return found, other
 
 

@@ -21,6 +21,7 @@ FILLERS = frozenset({"uh", "um", "umm", "uhm", "uhh", "erm", "er", "ah", "hmm", 
 SOFTENERS = frozenset({"just", "actually", "basically", "literally", "honestly", "totally"})
 STUTTER_OK = frozenset({"that", "had", "is", "very", "so", "really", "no", "bye", "whoa", "well"})
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # keeps lengths
 _PIECE_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)*|\s+|.", re.DOTALL)
 
 
@@ -43,7 +44,7 @@ class Normalized:
 
 
 def normalize(text: str) -> Normalized:
-    """``text`` with fillers, softeners and stutters removed and spoken numbers as digits."""
+    """``text`` lowercased, with fillers, softeners and stutters removed and spoken numbers as digits."""
     text = text.replace("’", "'").replace("‘", "'")  # same length: offsets stay valid
     runs = {s: (e, vals) for s, e, vals in spoken_runs(text, ordinals=False)}
     out: list[str] = []
@@ -88,4 +89,4 @@ def normalize(text: str) -> Normalized:
         else:
             last_word = ""
         emit(piece, a, b)
-    return Normalized("".join(out), tuple(starts), tuple(ends))
+    return Normalized("".join(out).translate(_ASCII_LOWER), tuple(starts), tuple(ends))
