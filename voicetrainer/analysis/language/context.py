@@ -30,7 +30,7 @@ _PAST = re.compile(
     r"happened|started|began|ordered|bought|paid|placed|got|received|sent|noticed)\b",
     re.IGNORECASE,
 )
-_WEAK_START = re.compile(r"(on|in|at|this|around|about)\b", re.IGNORECASE)
+_WEAK_START = re.compile(r"(on|in|at|this|around|about|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.IGNORECASE)
 _CLAUSE_START = re.compile(r"[,.;:!?]|\b(and|but|so|because|while|when)\b", re.IGNORECASE)
 
 

@@ -3,7 +3,7 @@
 Counts: a number of two or more digits from a fact (written or spoken: "4471" = "four four
 seven one"), a code mixing letters and digits ("EH7", "3G8LU"), or the fact's specific content
 words (stopwords and generic words are ignored): both words of a two-word fact, at least two of a
-longer one, the one word of a one-word fact ("third call": "third"). A bare topic word the
+longer one, the one word of a short fact with one content word ("third call": "third"). A bare topic word the
 caller used ("your order", "the jacket") is not enough.
 """
 
@@ -17,6 +17,7 @@ from voicetrainer.analysis.language.phrases import Move
 # A repeat_back quote that would span more than this many characters cites the first match only.
 MAX_REPEAT_QUOTE_CHARS = 60
 MIN_CONTENT_CHARS = 3  # shorter words are never content words
+SHORT_FACT_WORDS = 4  # a fact this short with one content word counts when that word is repeated
 
 _CARDINALS = frozenset(
     "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -75,7 +76,8 @@ def repeat_back_moves(text: str, facts: Sequence[str], stopwords: frozenset[str]
             continue  # "order 48213": saying "order" is not repeating the fact
         matched = [t for t in text_content if stem(t.text) in fact_stems]
         distinct = {stem(t.text) for t in matched}
-        need = 1 if len(fact_stems) == 1 else 2
+        short_fact = len(tokens(fact)) <= SHORT_FACT_WORDS  # a persona fact, not a caller's sentence
+        need = 1 if len(fact_stems) == 1 and short_fact else 2
         if len(distinct) >= need:
             first, last = matched[0], matched[-1]
             if last.end - first.start > MAX_REPEAT_QUOTE_CHARS:
