@@ -16,6 +16,14 @@ SKILLS = ("empathy", "listening", "patience", "calm", "clarity", "expectations",
 
 Speaker = Literal["caller", "trainee"]
 
+# Report.outcome values (how the call ended) and how pages name them; None = no caller engine
+OUTCOME_LABELS = {
+    "resolved": "resolved",
+    "hung_up": "the caller hung up",
+    "turn_limit": "the caller gave up (turn limit)",
+    "ended_by_trainee": "ended by the trainee",
+}
+
 
 
 def finite(v: Any) -> float | None:
