@@ -181,3 +181,15 @@ def test_rubric_scores_a_report_without_free_credit():
                                             Turn("trainee", 13.0, 15.0, text="Yes.")])  # fmt: skip
     skills, overall = score_skills(silent, load_rubric())
     assert all(skills[s].score <= 20 for s in WORD_SKILLS) and overall <= 35
+
+
+def test_call_outcome_from_the_dialog_engine():
+    from types import SimpleNamespace
+
+    from voicetrainer.session.practice import call_outcome
+
+    end = SimpleNamespace(kind="end", reason="hangs up: anger 10 reached 10")
+    mind = SimpleNamespace(outcome="hung_up", log=[SimpleNamespace(kind="situation", reason="x"), end])
+    assert call_outcome(mind, None) == ("hung_up", "hangs up: anger 10 reached 10")
+    ctrl_c = call_outcome(SimpleNamespace(outcome=None, log=[]), "ended by the trainee (Ctrl-C)")
+    assert ctrl_c == ("ended_by_trainee", "ended by the trainee (Ctrl-C)")
