@@ -22,9 +22,11 @@ _CONTRAST = re.compile(r"\b(but|however)\b", re.IGNORECASE)
 # a clause with one of these looks forward: its times are commitments
 _FUTURE = re.compile(
     r"\b(will|'?ll|shall|going to|gonna|should|expect|expected|due|by|within|until|before|next|scheduled|booked|"
-    r"arranged|promise|can|could|would|'d|be (there|back|with you)|give it|aim|hope|plan)\b",
+    r"arranged|promise|be (there|back|with you)|give it)\b",
     re.IGNORECASE,
 )
+# these look forward only when nothing in the clause looks back ("I can see it was sent on Monday")
+_MAYBE_FUTURE = re.compile(r"\b(can|could|would|'d|aim|hope|plan|want to|try to)\b", re.IGNORECASE)
 _PAST = re.compile(
     r"\b(was|were|did|had|has been|have been|'ve been|since|ago|last|yesterday|earlier|already|arrived|came|went|"
     r"happened|started|began|ordered|bought|paid|placed|got|received|sent|noticed)\b",
@@ -107,9 +109,9 @@ def drop_past_times(text: str, found: dict[str, list[Span]]) -> None:
     """Timeframes count only for what will happen: "down since 8 this morning" is no promise.
 
     A time followed by "ago" is dropped. A time whose clause looks forward (will, by, should,
-    expect...) counts. Otherwise a time starting with a weak word ("on Saturday", "in two
-    hours", "this morning": as often said of the past or of the caller's plans) is dropped, and
-    any other one is dropped when its clause looks back (was, since, ordered...).
+    expect...) counts; one whose clause looks back (was, since, ordered...) does not. Else
+    "can / could / would" count as looking forward, and a time starting with a weak word ("on
+    Saturday", "in two hours", "this morning": as often said of the caller's plans) is dropped.
     """
     keep = []
     for f in found["timeframe"]:
@@ -120,8 +122,8 @@ def drop_past_times(text: str, found: dict[str, list[Span]]) -> None:
         own = text[f[0] : f[1]]
         if _FUTURE.search(clause) or _FUTURE.search(own):
             keep.append(f)
-        elif _WEAK_START.match(own) or _PAST.search(clause):
+        elif _PAST.search(clause):
             continue
-        else:
+        elif _MAYBE_FUTURE.search(clause) or not _WEAK_START.match(own):
             keep.append(f)
     found["timeframe"] = keep
