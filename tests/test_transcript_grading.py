@@ -189,7 +189,12 @@ def test_call_outcome_from_the_dialog_engine():
     from voicetrainer.session.practice import call_outcome
 
     end = SimpleNamespace(kind="end", reason="hangs up: anger 10 reached 10")
-    mind = SimpleNamespace(outcome="hung_up", log=[SimpleNamespace(kind="situation", reason="x"), end])
-    assert call_outcome(mind, None) == ("hung_up", "hangs up: anger 10 reached 10")
+    worse = SimpleNamespace(kind="mood", t_s=41.0, reason="mood 7→9: told the caller to calm down (+2.0)",
+                            mood_before=7.0, mood_after=9.0)
+    calmer = SimpleNamespace(kind="mood", t_s=20.0, reason="mood 8→7: apology (-1.0)", mood_before=8.0, mood_after=7.0)
+    mind = SimpleNamespace(outcome="hung_up", log=[calmer, SimpleNamespace(kind="situation", reason="x"), worse, end])
+    outcome, why = call_outcome(mind, None)
+    assert outcome == "hung_up" and why.startswith("hangs up: anger 10 reached 10; what made it worse:")
+    assert "00:41 mood 7→9: told the caller to calm down" in why and "apology" not in why
     ctrl_c = call_outcome(SimpleNamespace(outcome=None, log=[]), "ended by the trainee (Ctrl-C)")
     assert ctrl_c == ("ended_by_trainee", "ended by the trainee (Ctrl-C)")

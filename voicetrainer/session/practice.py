@@ -21,6 +21,7 @@ import numpy as np
 from voicetrainer import get_logger
 from voicetrainer.audio.frames import Frame
 from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings, user_data_dir
+from voicetrainer.persona.dialog import fmt_time
 from voicetrainer.report.schema import Report
 from voicetrainer.session.live import LiveOptions, LiveSession, LiveUpdate
 from voicetrainer.session.pipeline import VoiceStats
@@ -234,6 +235,9 @@ def run_call(
     return report, session_dir
 
 
+WORST_TURNS_CITED = 2  # a hung-up call's reason cites the turns that raised the caller's anger most
+
+
 def call_outcome(mind, aborted: str | None) -> tuple[str | None, str | None]:
     """How the call ended, from the dialog engine's end state: (resolved | hung_up | turn_limit |
     ended_by_trainee, why in words). A call the engine did not end was ended by the trainee
@@ -242,6 +246,12 @@ def call_outcome(mind, aborted: str | None) -> tuple[str | None, str | None]:
     if outcome:
         log_ = getattr(mind, "log", None) or []
         why = next((d.reason for d in reversed(log_) if getattr(d, "kind", None) == "end"), None)
+        if outcome in ("hung_up", "turn_limit"):  # say what made the caller angrier
+            worst = sorted((d for d in log_ if d.kind == "mood" and d.mood_after > d.mood_before),
+                           key=lambda d: d.mood_before - d.mood_after)[:WORST_TURNS_CITED]  # fmt: skip
+            if worst:
+                why = f"{why}; what made it worse: " + "; ".join(
+                    f"{fmt_time(d.t_s)} {d.reason}" for d in sorted(worst, key=lambda d: d.t_s))
         return outcome, why
     return "ended_by_trainee", aborted or "the trainee ended the call before the caller did"
 
