@@ -104,7 +104,7 @@ def test_outcome_and_reason_in_report_json_and_html():
 
 def test_grade_cli_json_batch_and_history(tmp_path, capsys):
     db = tmp_path / "h.sqlite"
-    assert main(["grade", str(DATA / "good_1.json"), "--json", "--db", str(db)]) == 0
+    assert main(["grade", str(DATA / "good_1.json"), "--json", "--db", str(db), "--out", str(tmp_path / "one")]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["schema"] == "voicetrainer.report/1" and rep["overall"] >= 80 and "outcome" in rep
     out = tmp_path / "qa"
