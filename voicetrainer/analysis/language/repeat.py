@@ -4,11 +4,13 @@ Counts: a number of two or more digits from a fact (written or spoken: "4471" = 
 seven one"), a code mixing letters and digits ("EH7", "3G8LU"), or the fact's specific content
 words (stopwords and generic words are ignored): both words of a two-word fact, at least two of a
 longer one, the one word of a short fact with one content word ("third call": "third"). A bare topic word the
-caller used ("your order", "the jacket") is not enough.
+caller used ("your order", "the jacket") is not enough, and answering a caller's question in its
+own words is an answer, not a repeat-back (unless framed as one: "so you want to know...?").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from voicetrainer.analysis.language.numbers import Tok, numbers, tokens
@@ -18,6 +20,13 @@ from voicetrainer.analysis.language.phrases import Move
 MAX_REPEAT_QUOTE_CHARS = 60
 MIN_CONTENT_CHARS = 3  # shorter words are never content words
 SHORT_FACT_WORDS = 4  # a fact this short with one content word counts when that word is repeated
+
+# a caller's question answered with its own words is an answer, not a repeat-back, unless the
+# trainee frames it as a restatement ("so you want to know...", "..., correct?")
+_QUESTION = re.compile(r"\?\s*$|^\W*(how|what|when|where|why|which|who|can|could|do|does|did|is|are|should|would|will)\b",
+                       re.IGNORECASE)
+_RESTATES = re.compile(r"\b(so you|you want|you('d| would) like|you said|you mentioned|you('re| are) (asking|saying)|"
+                       r"you need|your question|correct|is that right|right\s*\?)|\?", re.IGNORECASE)
 
 _CARDINALS = frozenset(
     "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -74,6 +83,8 @@ def repeat_back_moves(text: str, facts: Sequence[str], stopwords: frozenset[str]
         fact_stems = {stem(t.text) for t in content_tokens(fact, stopwords)}
         if not fact_stems or (meaningful and len(fact_stems) < 2):
             continue  # "order 48213": saying "order" is not repeating the fact
+        if _QUESTION.search(fact.strip()) and not _RESTATES.search(text):
+            continue  # answering "how often should it be washed?" with "wash it weekly"
         matched = [t for t in text_content if stem(t.text) in fact_stems]
         distinct = {stem(t.text) for t in matched}
         short_fact = len(tokens(fact)) <= SHORT_FACT_WORDS  # a persona fact, not a caller's sentence
