@@ -47,8 +47,8 @@ from voicetrainer.analysis.language.repeat import MAX_REPEAT_QUOTE_CHARS, repeat
 from voicetrainer.report.schema import Word
 
 __all__ = [
-    "MACROS", "MAX_REPEAT_QUOTE_CHARS", "MOVE_KINDS", "PHRASE_KINDS", "PRECEDENCE", "WHY", "Move", "PhraseLists",
-    "count_kinds", "default_phrases_path", "detect_moves", "load_phrases", "normalize",
+    "MACROS", "MAX_REPEAT_QUOTE_CHARS", "MOVE_KINDS", "PHRASE_KINDS", "PRECEDENCE", "WHY", "Move", "Normalized",
+    "PhraseLists", "count_kinds", "default_phrases_path", "detect_moves", "load_phrases", "normalize",
 ]  # fmt: skip
 
 PRECEDENCE = context.PRECEDENCE
@@ -179,6 +179,3 @@ def count_kinds(moves: Iterable[Move]) -> dict[str, int]:
     for m in moves:
         counts[m.kind] = counts.get(m.kind, 0) + 1
     return counts
-
-
-__all__ += ["Normalized"]
