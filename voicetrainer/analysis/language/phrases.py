@@ -226,7 +226,7 @@ def to_regex(pattern: str) -> str:
     p = p.replace(" ?", r"\s*").replace(" ", r"\s+")
     p = re.sub(r"'(?![?*+])", "'?", p)
     p = _MACRO_RE.sub(lambda m: MACROS[m.group(1)], p)
-    return rf"\b(?<![\w']){'(?:' + p + ')'}(?![\w'])"
+    return rf"\b(?<![\w']){'(?:' + p + ')'}(?!\w)"
 
 
 @functools.lru_cache(maxsize=32)

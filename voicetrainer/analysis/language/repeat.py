@@ -28,11 +28,6 @@ _QUESTION = re.compile(r"\?\s*$|^\W*(how|what|when|where|why|which|who|can|could
 _RESTATES = re.compile(r"\b(so you|you want|you('d| would) like|you said|you mentioned|you('re| are) (asking|saying)|"
                        r"you need|your question|correct|is that right|right\s*\?)|\?", re.IGNORECASE)
 
-_CARDINALS = frozenset(
-    "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand".split()
-)
-
 
 def stem(word: str) -> str:
     """A crude English stem, enough to equate "charged"/"charge", "shipping"/"ship"."""
@@ -58,7 +53,6 @@ def content_tokens(text: str, stopwords: frozenset[str]) -> list[Tok]:
         and t.text not in stopwords
         and t.text.replace("'", "") not in stopwords
         and not any(c.isdigit() for c in t.text)
-        and t.text not in _CARDINALS
     ]
 
 
