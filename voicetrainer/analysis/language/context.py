@@ -29,7 +29,7 @@ _FUTURE = re.compile(
 _MAYBE_FUTURE = re.compile(r"\b(can|could|would|'d|aim|hope|plan|want to|try to)\b", re.IGNORECASE)
 _PAST = re.compile(
     r"\b(was|were|did|had|has been|have been|'ve been|since|ago|last|yesterday|earlier|already|arrived|came|went|"
-    r"happened|started|began|ordered|bought|paid|placed|got|received|sent|noticed)\b",
+    r"happened|started|began|ordered|bought|paid|placed|got|received|sent|noticed|said|told|promised|never)\b",
     re.IGNORECASE,
 )
 _WEAK_START = re.compile(r"(on|in|at|this|around|about|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.IGNORECASE)
