@@ -10,6 +10,7 @@ own words is an answer, not a repeat-back (unless framed as one: "so you want to
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -23,8 +24,8 @@ SHORT_FACT_WORDS = 4  # a fact this short with one content word counts when that
 
 # a caller's question answered with its own words is an answer, not a repeat-back, unless the
 # trainee frames it as a restatement ("so you want to know...", "..., correct?")
-_QUESTION = re.compile(r"\?\s*$|^\W*(how|what|when|where|why|which|who|can|could|do|does|did|is|are|should|would|will)\b",
-                       re.IGNORECASE)
+_QUESTION = re.compile(r"\?|(^|[.!]\s+)\W*(how|what|when|where|why|which|who|can|could|do|does|did|is|are|should|"
+                       r"would|will)\b", re.IGNORECASE)
 _RESTATES = re.compile(r"\b(so you|you want|you('d| would) like|you said|you mentioned|you('re| are) (asking|saying)|"
                        r"you need|your question|correct|is that right|right\s*\?)|\?", re.IGNORECASE)
 
@@ -46,14 +47,22 @@ def _is_code(tok: str) -> bool:
 
 
 def content_tokens(text: str, stopwords: frozenset[str]) -> list[Tok]:
+    """Words that can carry a fact: not stopwords (nor a form of one: "days" for "day"), no digits."""
+    stop_stems = _stems_of(stopwords)
     return [
         t
         for t in tokens(text)
         if len(t.text) >= MIN_CONTENT_CHARS
         and t.text not in stopwords
         and t.text.replace("'", "") not in stopwords
+        and stem(t.text) not in stop_stems
         and not any(c.isdigit() for c in t.text)
     ]
+
+
+@functools.lru_cache(maxsize=8)
+def _stems_of(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(stem(w) for w in words if len(w) >= MIN_CONTENT_CHARS)
 
 
 def repeat_back_moves(text: str, facts: Sequence[str], stopwords: frozenset[str]) -> list[Move]:
