@@ -21,7 +21,7 @@ _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n")
 _CONTRAST = re.compile(r"\b(but|however)\b", re.IGNORECASE)
 # a clause with one of these looks forward: its times are commitments
 _FUTURE = re.compile(
-    r"\b(will|'?ll|shall|going to|gonna|should|expect|expected|due|by|within|until|before|next|scheduled|booked|"
+    r"\b(will|(i|you|it|they|we|she|he|that|there)'?ll|shall|going to|gonna|should|expect|expected|due|by|within|until|before|next|scheduled|booked|"
     r"arranged|promise|be (there|back|with you)|give it)\b",
     re.IGNORECASE,
 )
@@ -97,7 +97,7 @@ def apply_refusals(text: str, found: dict[str, list[Span]], refusals: list[tuple
             sent = sentence_of(sents, f[0])
             nxt = next((x for x in sents if x[0] >= sent[1]), None)
             reach = nxt[1] if nxt and _CONTRAST.match(text[nxt[0]:nxt[1]].lstrip()) else sent[1]
-            contrast = _CONTRAST.search(text, f[1], reach)
+            contrast = _CONTRAST.search(text, f[0], reach)
             if contrast and any(contrast.end() <= r0 < reach for r0, _ in refusals):
                 found["dismissive"].append((f[0], contrast.end(), "sorry, but"))
             else:
