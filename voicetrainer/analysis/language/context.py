@@ -109,21 +109,26 @@ def drop_past_times(text: str, found: dict[str, list[Span]]) -> None:
     """Timeframes count only for what will happen: "down since 8 this morning" is no promise.
 
     A time followed by "ago" is dropped. A time whose clause looks forward (will, by, should,
-    expect...) counts; one whose clause looks back (was, since, ordered...) does not. Else
-    "can / could / would" count as looking forward, and a time starting with a weak word ("on
-    Saturday", "in two hours", "this morning": as often said of the caller's plans) is dropped.
+    expect...) counts; one whose clause looks back (was, since, ordered...) does not; else one
+    whose sentence looks forward counts. Else "can / could / would" count as looking forward,
+    and a time starting with a weak word ("on Saturday", "in two hours", "this morning": as
+    often said of the caller's plans) is dropped.
     """
     keep = []
+    sents = sentences(text)
     for f in found["timeframe"]:
         if re.match(r"\s*ago\b", text[f[1]:], re.IGNORECASE):
             continue
         starts = [m.end() for m in _CLAUSE_START.finditer(text, 0, f[0])]
         clause = text[(starts[-1] if starts else 0) : f[1]]
         own = text[f[0] : f[1]]
+        sentence = text[sentence_of(sents, f[0])[0] : f[1]]
         if _FUTURE.search(clause) or _FUTURE.search(own):
             keep.append(f)
         elif _PAST.search(clause):
             continue
+        elif _FUTURE.search(sentence):  # "we should be back up and running in an hour"
+            keep.append(f)
         elif _MAYBE_FUTURE.search(clause) or not _WEAK_START.match(own):
             keep.append(f)
     found["timeframe"] = keep
