@@ -15,6 +15,8 @@ What it measures (each with the known answer it is compared against):
   talks over the caller for a placed overlap (several lengths); both channels carry a steady
   room-noise bed, and the same calls are re-run (VAD and turns only) at -65 to -45 dBFS noise.
 - VAD frame accuracy: speech / non-speech per 10 ms against the RTTM of ``calls/*.wav``.
+- Move detector: per-kind precision / recall / F1 and macro F1 over 13 kinds on
+  ``../shared/language/moves_dev.jsonl`` and ``tests/data/moves_extra.jsonl`` (scripts/eval_language.py).
 - Calm AUC per emotion speaker (TESS OAF, EmoDB 03): one neutral clip per speaker is the
   baseline (left out of the AUC); AUC = P(a neutral clip scores calmer than an angry one).
 
@@ -498,8 +500,17 @@ def evaluate(shared: Path, *, asr: bool = True, calls: bool = True) -> dict:
         }
     result["vad"] = eval_vad(shared)
     result["calm"] = calm_scores(shared)
+    result["language"] = language_figures()
     result["runtime_s"] = round(time.perf_counter() - t0, 1)
     return result
+
+
+def language_figures() -> list[dict]:
+    """Move detector scores per labelled file (scripts/eval_language.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from eval_language import evaluate_language
+
+    return [s.to_dict() for s in evaluate_language()]
 
 
 def print_table(r: dict) -> None:
@@ -534,6 +545,10 @@ def print_table(r: dict) -> None:
               f"({c['n_neutral']} neutral, {c['n_angry']} angry; baseline {c['baseline']}); "
               f"any neutral clip as baseline: AUC min {c['auc_any_baseline']['min']:.3f}, "
               f"mean {c['auc_any_baseline']['mean']:.3f}")
+    for fs in r.get("language", []):
+        print(f"\nMove detector on {fs['file']} ({fs['rows']} rows): macro F1 {fs['macro_f1']:.3f}")
+        for k, v in fs["kinds"].items():
+            print(f"  {k:<20} P {v['precision']}  R {v['recall']}  F1 {v['f1']}")
     print(f"\nruntime {r['runtime_s']} s")
 
 
@@ -569,13 +584,18 @@ def markdown_table(r: dict) -> str:
                                 f"{x['max_abs_overlap_error_s']} / {x['max_abs_gap_error_s']} s" for x in sw) + " |")
         rows.append(f"| Backchannels counted apart | same calls, {sum(x['expected_backchannels'] for x in lay)} placed "
                     f"| {sum(x['backchannels'] for x in lay)} found, {sum(x['backchannels'] == x['expected_backchannels'] for x in lay)}/{len(lay)} calls right |")
-    for v in r["vad"]:
+    for v in r.get("vad", []):
         rows.append(f"| VAD speech/non-speech per 10 ms vs RTTM | calls/{v['file']} | accuracy {v['accuracy']:.1%} "
                     f"(miss {v['miss']:.1%}, false alarm {v['false_alarm']:.1%}) |")
-    for spk, c in r["calm"].items():
+    for spk, c in r.get("calm", {}).items():
         rows.append(f"| Calm score: angry below neutral (AUC) | {spk}: {c['n_neutral']} neutral, {c['n_angry']} angry, "
                     f"baseline {c['baseline']} | AUC {c['auc']:.2f} (any neutral baseline: min {c['auc_any_baseline']['min']:.2f}); "
                     f"mean calm {c['mean_neutral']:.0f} neutral vs {c['mean_angry']:.0f} angry |")
+    for fs in r.get("language", []):
+        scored = {k: v for k, v in fs["kinds"].items() if k != "greeting" and v["f1"] is not None}
+        worst = min(scored, key=lambda k: scored[k]["f1"])
+        rows.append(f"| Move detector, macro F1 over 13 kinds | {Path(fs['file']).name}: {fs['rows']} labelled agent "
+                    f"utterances | {fs['macro_f1']:.2f}; lowest kind {worst} {scored[worst]['f1']:.2f} |")
     return "\n".join(rows)
 
 
@@ -586,7 +606,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print the README's accuracy table")
     ap.add_argument("--skip-asr", action="store_true", help="no WER/WPM")
     ap.add_argument("--skip-calls", action="store_true", help="no constructed calls")
+    ap.add_argument("--only-language", action="store_true", help="only the move detector (no audio, seconds)")
     args = ap.parse_args(argv)
+    if args.only_language:
+        r = {"language": language_figures()}
+        print(json.dumps(r, indent=2) if args.json else markdown_table(r))
+        return 0
     shared = shared_audio_dir(args.shared)
     if not (shared / "MANIFEST.tsv").exists():
         print(f"evaluate: no shared audio at {shared} (set VOICETRAINER_SHARED or --shared)", file=sys.stderr)

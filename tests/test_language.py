@@ -31,7 +31,7 @@ def kinds(text: str, **kw) -> list[str]:
         ("I will personally take care of it.", {"ownership"}),
         ("I'll refund it by Friday.", {"next_step", "timeframe"}),
         ("You will get a confirmation email within 24 hours.", {"next_step", "timeframe"}),
-        ("It should arrive in two days.", {"timeframe"}),
+        ("It should arrive in two days.", {"next_step", "timeframe"}),
         ("I can have it done by end of day.", {"timeframe"}),
         ("Could you tell me your order number?", {"clarifying_question"}),
         ("Please clear your cache.", {"jargon"}),
@@ -50,7 +50,7 @@ def kinds(text: str, **kw) -> list[str]:
         ("It's outside the 30 day window.", {"policy"}),
         ("Is there anything else I can help you with today?", {"greeting"}),
         ("Just so I understand, it was the second?", {"clarifying_question"}),
-        ("You need to update your browser.", {"jargon"}),
+        ("You need to clear your cache.", {"jargon"}),
     ],
 )
 def test_single_moves(text, expected):

@@ -92,6 +92,9 @@ def test_session_folder_is_complete_and_regrades_offline(live_call, transcriber)
     saved = json.loads((out / "report.json").read_text())
     assert saved["schema"] == "voicetrainer.report/1" and saved["latency"]["reply_p95_s"] is not None
     regraded = grade(out, transcriber=transcriber)
+    # how the call ended comes from the dialog engine, kept in session.json and re-graded alike
+    assert report.outcome in ("resolved", "hung_up", "turn_limit", "ended_by_trainee") and report.outcome_reason
+    assert saved["outcome"] == meta["outcome"] == regraded.outcome == report.outcome
     # live and offline share every stage: same trainee turns, same delivery metrics (within ASR noise)
     live_t = [t for t in report.turns if t.speaker == "trainee"]
     off_t = [t for t in regraded.turns if t.speaker == "trainee"]

@@ -442,8 +442,11 @@ def test_real_graded_call_report_and_history(tmp_path):
     again = Report.from_dict(__import__("json").loads((out / "report.json").read_text()))
     n = report.metrics["interruptions_by_trainee"]
     assert n >= 1  # this call has overlapping speech
-    expect = max(0.0, report.skills["patience"].score - (40 - 15) * min(n, 4))
-    assert again.skills["patience"].score == pytest.approx(expect, abs=0.11)
+    if "Capped" in report.skills["patience"].summary:  # said too little that dealt with the caller
+        assert again.skills["patience"].score <= report.skills["patience"].score
+    else:
+        expect = max(0.0, report.skills["patience"].score - (40 - 15) * min(n, 4))
+        assert again.skills["patience"].score == pytest.approx(expect, abs=0.11)
     assert again.skills["empathy"].score == report.skills["empathy"].score
     with HistoryDB(db) as h:
         (rec,) = h.sessions()

@@ -20,6 +20,7 @@ from voicetrainer.errors import VoiceTrainerError
 COMMAND_MODULES = [
     "voicetrainer.cli.grade",
     "voicetrainer.cli.voice",
+    "voicetrainer.cli.moves",
 ]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
 
 SUMMARY_FIELDS = [
-    "input", "status", "error", "duration_s", "overall", "trainee_wpm", "talk_ratio",
+    "input", "status", "error", "outcome", "duration_s", "overall", "trainee_wpm", "talk_ratio",
     "mean_response_gap_s", "longest_silence_s", "interruptions_by_trainee", "filler_rate", "calm",
     "empathy", "listening", "patience", "clarity", "expectations", "courtesy", "report",
 ]
@@ -19,9 +19,10 @@ SUMMARY_FIELDS = [
 
 def register(sub, common) -> None:
     p = sub.add_parser(
-        "grade", parents=[common], help="grade recorded calls (WAV/FLAC or session folders)",
+        "grade", parents=[common], help="grade recorded calls (WAV/FLAC, session folders, transcripts)",
         description="Grade recorded calls: a session folder, a two-channel WAV (channel 0 caller, "
-        "1 trainee) or a mono WAV (trainee only).",
+        "1 trainee), a mono WAV (trainee only), or a text transcript (T.json with schema "
+        "voicetrainer.transcript/1, or T.vtt with <v Caller>/<v Agent> voice tags: audio measures absent).",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--out", metavar="DIR", help="where reports go (default: the session folder, or ./voicetrainer-reports)")
@@ -36,12 +37,14 @@ def register(sub, common) -> None:
     p.set_defaults(func=run)
 
 
-def _out_dir(inp: Path, out: str | None, many: bool) -> Path:
+def _out_dir(inp: Path, out: str | None, many: bool, clash: bool = False) -> Path:
     if out is None and inp.is_dir():
         return inp
     base = Path(out) if out else Path("voicetrainer-reports")
     if many or out is None:
         name = inp.name if inp.is_dir() else inp.stem
+        if clash and not inp.is_dir():  # call.wav and call.vtt in one batch: call-wav, call-vtt
+            name = f"{inp.stem}-{inp.suffix.lstrip('.').lower()}"
         return base / name
     return base
 
@@ -55,9 +58,10 @@ def run(args) -> int:
         raise InputError("--json prints one report: give exactly one INPUT (use --out for batches)")
     settings = settings_from_args(args)
     many = len(args.inputs) > 1
+    stems = [Path(i).stem for i in args.inputs]
     tasks = [
         GradeTask(
-            input=str(inp), out_dir=str(_out_dir(Path(inp), args.out, many)),
+            input=str(inp), out_dir=str(_out_dir(Path(inp), args.out, many, clash=stems.count(Path(inp).stem) > 1)),
             trainee_channel=args.trainee_channel, baseline=args.baseline, rubric=args.rubric,
             html=not args.no_html, db=history_db(args),
         )

@@ -36,6 +36,7 @@ SHORT = {
     "empathy": "Emp", "listening": "Lis", "patience": "Pat", "calm": "Calm",
     "clarity": "Clar", "expectations": "Exp", "courtesy": "Cour",
 }  # fmt: skip
+OUTCOME_SHORT = {"resolved": "resolved", "hung_up": "hung up", "turn_limit": "gave up", "ended_by_trainee": "ended"}
 
 
 def _cell(v: float | None, digits: int = 0) -> str:
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             table.add_column("Trainee", max_width=10, overflow="ellipsis", no_wrap=True)
         if show_persona:
             table.add_column("Persona", max_width=12, overflow="ellipsis", no_wrap=True)
+        table.add_column("End", no_wrap=True, max_width=8, overflow="ellipsis")  # how the call ended
         table.add_column("All", justify="right", style="bold", no_wrap=True, min_width=3)
         for s in SKILLS:
             table.add_column(SHORT[s], justify="right", no_wrap=True, min_width=3)
@@ -140,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 row.append(r.trainee or "–")
             if show_persona:
                 row.append(r.persona or "–")
+            row.append(OUTCOME_SHORT.get(r.outcome or "", r.outcome or "–"))
             row += [_cell(r.overall), *[_cell(r.scores.get(s)) for s in SKILLS]]
             row += [_cell(r.metrics.get("trainee_wpm")), _cell(r.metrics.get("interruptions_by_trainee"))]
             if show_folder:

@@ -119,9 +119,13 @@ def _migrate_3(cur: sqlite3.Cursor) -> None:
     cur.execute("CREATE INDEX drills_trainee_date ON drills(trainee, date)")
 
 
+def _migrate_4(cur: sqlite3.Cursor) -> None:
+    cur.execute("ALTER TABLE sessions ADD COLUMN outcome TEXT")  # resolved | hung_up | ... | NULL
+
+
 # MIGRATIONS[k] upgrades a database from version k to k + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_migrate_1, _migrate_2, _migrate_3)
-SCHEMA_VERSION = len(MIGRATIONS)  # 3
+MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_migrate_1, _migrate_2, _migrate_3, _migrate_4)
+SCHEMA_VERSION = len(MIGRATIONS)  # 4
 
 
 def default_db_path(settings: "Settings | None" = None) -> Path:
@@ -146,6 +150,7 @@ class SessionRecord:
         metrics: the key metrics (`METRIC_COLUMNS`), None where the report had none.
         scores: {skill: score 0-100 or None}.
         rubric: name or path of the rubric used, if given.
+        outcome: how the call ended (report.outcome), None without a caller engine.
     """
 
     id: int
@@ -158,6 +163,7 @@ class SessionRecord:
     metrics: dict[str, float | None] = field(default_factory=dict)
     scores: dict[str, float | None] = field(default_factory=dict)
     rubric: str | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -323,6 +329,7 @@ class HistoryDB:
             **metrics,
             "metrics_json": json.dumps(_clean(report.metrics or {}), allow_nan=False),
             "rubric": rubric,
+            "outcome": report.outcome,
         }
         scores = [(skill, finite(sk.score)) for skill, sk in (report.skills or {}).items()]
         con = self._con
@@ -383,6 +390,7 @@ class HistoryDB:
                 metrics={k: r[k] for k in METRIC_COLUMNS},
                 scores=scores[r["id"]],
                 rubric=r["rubric"],
+                outcome=r["outcome"],
             )
             for r in rows
         ]
@@ -469,7 +477,7 @@ def _clean(v: Any) -> Any:
     return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
 
 
-CSV_COLUMNS = ("date", "trainee", "persona", "overall", *SKILLS, "duration_s", *METRIC_COLUMNS, "rubric", "folder")
+CSV_COLUMNS = ("date", "trainee", "persona", "outcome", "overall", *SKILLS, "duration_s", *METRIC_COLUMNS, "rubric", "folder")
 
 
 def write_csv(records: Iterable[SessionRecord], out: str | Path | IO[str]) -> None:
@@ -480,7 +488,7 @@ def write_csv(records: Iterable[SessionRecord], out: str | Path | IO[str]) -> No
         for r in records:
             vals = {
                 "date": r.date, "trainee": r.trainee, "persona": r.persona, "overall": r.overall,
-                "duration_s": r.duration_s, "rubric": r.rubric, "folder": r.folder,
+                "duration_s": r.duration_s, "rubric": r.rubric, "folder": r.folder, "outcome": r.outcome,
                 **{s: r.scores.get(s) for s in SKILLS}, **r.metrics,
             }  # fmt: skip
             yield ["" if vals.get(c) is None else vals[c] for c in CSV_COLUMNS]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from voicetrainer import get_logger
 from voicetrainer.report import plots
+from voicetrainer.report.schema import OUTCOME_LABELS
 from voicetrainer.report.plots import fmt_clock
 from voicetrainer.report.schema import SKILLS, Evidence, Report, Skill
 
@@ -212,7 +213,9 @@ def _skills_html(report: Report, rubric: "Rubric | None") -> str:
             f'<article class="skill" id="skill-{_e(name)}" data-skill="{_e(name)}" data-score="{"" if sk.score is None else f"{sk.score:.1f}"}">'
             f'<div class="top"><h3>{_e(label)}</h3><span class="score {cls}">{_score_text(sk.score)}</span></div>'
             f'<div class="bar {cls}" aria-hidden="true"><i style="width:{width:.0f}%"></i></div>'
-            f'<p class="desc">{_e(desc)}</p>' + (f"<p>{_e(sk.summary)}</p>" if sk.summary else "") + f"{ev_html}</article>"
+            f'<p class="desc">{_e(desc)}</p>' + (f"<p>{_e(sk.summary)}</p>" if sk.summary else "")
+            + (f'<p class="instead"><b>Say this instead:</b> “{_e(sk.say_instead)}”</p>' if sk.say_instead else "")
+            + f"{ev_html}</article>"
         )
     return "".join(out)
 
@@ -372,9 +375,15 @@ def render_report_html(
         player = '<span class="sub">No recording is linked to this report; times are shown but cannot be played.</span>'
     overall_cls = _score_class(report.overall)
     warnings = "".join(f"<li>{_e(w)}</li>" for w in report.warnings)
+    outcome = (
+        f'<section class="outcome" aria-label="How the call ended"><h2>Outcome: {_e(OUTCOME_LABELS.get(report.outcome, report.outcome))}</h2>'
+        + (f"<p>{_e(report.outcome_reason)}</p>" if report.outcome_reason else "") + "</section>"
+        if report.outcome else ""
+    )
     body = (
         f'<div class="player" role="region" aria-label="Recording"><div class="in">{player}</div></div><main>'
-        f'<div class="hdr"><div><h1>{_e(title)}</h1><p class="sub">{_e(subtitle)}</p></div>'
+        + outcome
+        + f'<div class="hdr"><div><h1>{_e(title)}</h1><p class="sub">{_e(subtitle)}</p></div>'
         f'<div class="overall {overall_cls}" aria-label="Overall score"><b id="overall">{_score_text(report.overall)}</b>overall</div></div>'
         + (f'<section class="warn"><h2>Notes</h2><ul>{warnings}</ul></section>' if warnings else "")
         + f'<section aria-labelledby="h-metrics"><h2 id="h-metrics">Key figures</h2><div class="cards">{_metric_cards(report)}</div></section>'
@@ -509,6 +518,9 @@ def render_index_html(entries: Iterable[IndexEntry], *, title: str = "Graded cal
     # label columns only when some row has a value (a batch of loose WAV files has none)
     labels = [k for k in ("trainee", "persona", "date") if any(label(en, k) for en in entries)]
     cols: list[tuple[str, str]] = [("Call", "text"), *[(k.title(), "text") for k in labels]]
+    show_outcome = any(en.report is not None and en.report.outcome for en in entries)  # none for recordings
+    if show_outcome:
+        cols.insert(1, ("Outcome", "text"))
     cols += [("Length", "num"), ("Overall", "num")]
     cols += [(SKILL_LABELS[s][0], "num") for s in SKILLS]
     cols += [("WPM", "num"), ("Interruptions", "num"), ("Vocal calm", "num")]
@@ -519,7 +531,9 @@ def render_index_html(entries: Iterable[IndexEntry], *, title: str = "Graded cal
     for en in entries:
         r = en.report
         link = f'<a href="{_e(en.href)}">{_e(en.name)}</a>' if en.href else _e(en.name)
-        cells = [(en.name, link), *[(label(en, k), _e(label(en, k))) for k in labels]]
+        outcome = (r.outcome or "") if r else ""
+        cells = [(en.name, link), *([(outcome, _e(OUTCOME_LABELS.get(outcome, outcome)))] if show_outcome else []),
+                 *[(label(en, k), _e(label(en, k))) for k in labels]]
         if r is None:
             span = len(cols) - len(cells)
             err = f'<span class="low">failed: {_e(en.error or "unknown error")}</span>'

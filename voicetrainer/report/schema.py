@@ -16,6 +16,14 @@ SKILLS = ("empathy", "listening", "patience", "calm", "clarity", "expectations",
 
 Speaker = Literal["caller", "trainee"]
 
+# Report.outcome values (how the call ended) and how pages name them; None = no caller engine
+OUTCOME_LABELS = {
+    "resolved": "resolved",
+    "hung_up": "the caller hung up",
+    "turn_limit": "the caller gave up (turn limit)",
+    "ended_by_trainee": "ended by the trainee",
+}
+
 
 
 def finite(v: Any) -> float | None:
@@ -75,6 +83,7 @@ class Skill:
     score: float | None  # 0-100; None when the call gives no basis to score it
     evidence: list[Evidence] = field(default_factory=list)
     summary: str = ""
+    say_instead: str | None = None  # the rubric's example of what would have earned the lost points
 
 
 @dataclass
@@ -90,6 +99,9 @@ class Report:
     warnings: list[str] = field(default_factory=list)  # audio quality and missing-metric notes
     tracks: dict[str, Any] = field(default_factory=dict)  # downsampled pitch/loudness for plots
     events: list[dict[str, Any]] = field(default_factory=list)  # mood changes, caller decisions
+    # how the call ended: resolved | hung_up | turn_limit | ended_by_trainee; None = no caller engine
+    outcome: str | None = None
+    outcome_reason: str | None = None  # why, in words ("the caller hung up: mood 10/10 after ...")
     schema: str = SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +121,7 @@ class Report:
                 score=v.get("score"),
                 evidence=[Evidence(**e) for e in v.get("evidence", [])],
                 summary=v.get("summary", ""),
+                say_instead=v.get("say_instead"),
             )
             for k, v in d.pop("skills", {}).items()
         }

@@ -56,7 +56,7 @@ def _get_transcriber(settings: Settings):
 def summarize(report) -> dict:
     m = report.metrics
     row = {
-        "duration_s": report.duration_s, "overall": report.overall,
+        "outcome": report.outcome, "duration_s": report.duration_s, "overall": report.overall,
         "trainee_wpm": m.get("trainee_wpm"), "talk_ratio": m.get("talk_ratio"),
         "mean_response_gap_s": m.get("mean_response_gap_s"), "longest_silence_s": m.get("longest_silence_s"),
         "interruptions_by_trainee": m.get("interruptions_by_trainee"), "filler_rate": m.get("filler_rate"),
@@ -104,7 +104,10 @@ def grade_one(task: GradeTask, settings: Settings) -> GradeResult:
     res = GradeResult(task.input)
     try:
         opts = GradeOptions(trainee_channel=task.trainee_channel, baseline=task.baseline, rubric=task.rubric)
-        report = grade(task.input, opts, settings, transcriber=_get_transcriber(settings))
+        from voicetrainer.session.transcript import is_transcript
+
+        asr = None if is_transcript(task.input) else _get_transcriber(settings)  # text needs no model
+        report = grade(task.input, opts, settings, transcriber=asr)
         rp, hp = write_outputs(report, Path(task.out_dir), html=task.html, db=task.db)
         res.report_path, res.html_path = str(rp), str(hp) if hp else None
         res.summary = summarize(report)

@@ -124,7 +124,12 @@ def grade(
     path: str | Path, options: GradeOptions = GradeOptions(), settings: Settings = Settings(), *,
     transcriber: Transcriber | None = None,
 ) -> Report:
-    """Grade one recorded call. Raises `AudioInputError` for input that cannot be graded."""
+    """Grade one recorded call (or a text transcript, *.json / *.vtt). Raises `InputError`
+    (`AudioInputError` for audio) for input that cannot be graded."""
+    from voicetrainer.session.transcript import grade_transcript, is_transcript
+
+    if is_transcript(path):
+        return grade_transcript(path, rubric=options.rubric)
     call = resolve_input(path, trainee_channel=options.trainee_channel)
     known = bool(call.caller_lines)
     asr_speakers = {s for s in call.speakers if not (s == "caller" and known)}
@@ -145,6 +150,7 @@ def grade(
             raise AudioInputError("baseline clip has too little voiced speech (need about 1 s)", path=options.baseline)
         baseline = stats
     report = build_report(call, result, baseline=baseline, clipped_fraction=source.clipped_samples / max(1, source.samples_read * len(call.speakers)))
+    report.outcome, report.outcome_reason = call.meta.get("outcome"), call.meta.get("outcome_reason")
     _score_skills(report, call, options)
     return report
 

@@ -21,6 +21,7 @@ import numpy as np
 from voicetrainer import get_logger
 from voicetrainer.audio.frames import Frame
 from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings, user_data_dir
+from voicetrainer.persona.dialog import fmt_time
 from voicetrainer.report.schema import Report
 from voicetrainer.session.live import LiveOptions, LiveSession, LiveUpdate
 from voicetrainer.session.pipeline import VoiceStats
@@ -212,15 +213,16 @@ def run_call(
             out = session.finish()
         stats = device_stats() if device_stats else {}
         status = "aborted" if (error or out["aborted"] and "ended by the trainee" not in (out["aborted"] or "")) else "complete"
-        recorder.close(status, outcome=getattr(mind, "outcome", None), audio_faults=stats,
+        outcome, outcome_reason = call_outcome(mind, out["aborted"])
+        recorder.close(status, outcome=outcome, outcome_reason=outcome_reason, audio_faults=stats,
                        **({"error": str(error)} if error else {}), **({"note": out["aborted"]} if out["aborted"] else {}))
     call = resolve_input(session_dir)
     call.caller_lines = out["caller_lines"]
     report = build_report(call, out["result"], baseline=baseline, latency=out["latency"])
     report.events = list(out["events"])
     report.metrics["recovery"] = report_recovery(report)  # escalations from the dialog's mood now
-    report.source.update(persona=persona.id, trainee=setup.trainee, outcome=getattr(mind, "outcome", None),
-                         status=status)
+    report.source.update(persona=persona.id, trainee=setup.trainee, outcome=outcome, status=status)
+    report.outcome, report.outcome_reason = outcome, outcome_reason
     skipped = [e for e in out["events"] if e.get("type") == "tts_skipped"]
     if skipped:
         report.warnings.append(f"{len(skipped)} caller line(s) could not be synthesised and were skipped")
@@ -231,6 +233,27 @@ def run_call(
     if error:
         raise error
     return report, session_dir
+
+
+WORST_TURNS_CITED = 2  # a hung-up call's reason cites the turns that raised the caller's anger most
+
+
+def call_outcome(mind, aborted: str | None) -> tuple[str | None, str | None]:
+    """How the call ended, from the dialog engine's end state: (resolved | hung_up | turn_limit |
+    ended_by_trainee, why in words). A call the engine did not end was ended by the trainee
+    (Ctrl-C, "End call", or the end of a simulated recording)."""
+    outcome = getattr(mind, "outcome", None)
+    if outcome:
+        log_ = getattr(mind, "log", None) or []
+        why = next((d.reason for d in reversed(log_) if getattr(d, "kind", None) == "end"), None)
+        if outcome in ("hung_up", "turn_limit"):  # say what made the caller angrier
+            worst = sorted((d for d in log_ if d.kind == "mood" and d.mood_after > d.mood_before),
+                           key=lambda d: d.mood_before - d.mood_after)[:WORST_TURNS_CITED]  # fmt: skip
+            if worst:
+                why = f"{why}; what made it worse: " + "; ".join(
+                    f"{fmt_time(d.t_s)} {d.reason}" for d in sorted(worst, key=lambda d: d.t_s))
+        return outcome, why
+    return "ended_by_trainee", aborted or "the trainee ended the call before the caller did"
 
 
 def practice(

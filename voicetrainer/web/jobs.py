@@ -179,7 +179,10 @@ class CallJob(_Published):
                                      transcriber=transcriber, baseline=self._baseline, prepared=prepared,
                                      on_update=self._on_update, on_session=self._on_session)
             self.overall = report.overall
-            self.state, self.status = "done", "report ready"
+            from voicetrainer.report.schema import OUTCOME_LABELS
+
+            ended = OUTCOME_LABELS.get(report.outcome or "", "")
+            self.state, self.status = "done", f"report ready ({ended})" if ended else "report ready"
         except _Cancelled:
             self.state, self.status, self.error = "failed", "cancelled", "the call was ended before it started"
         except VoiceTrainerError as e:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Iterable
 
+from voicetrainer.report.schema import OUTCOME_LABELS
+
 NAV = [
     ("/", "Practice", "recruit"),
     ("/mic", "Mic check", "recruit"),
@@ -193,11 +195,12 @@ def history_page(rows: list[dict], trainees: list[str], trainee: str | None, ski
     if not rows:
         return layout("History", form + "<p>No calls recorded yet.</p>" + drills_html, active="/history")
     q = f"?trainee={esc(trainee)}" if trainee else ""
-    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in ["Date (opens the report)", "Trainee", "Persona", "Overall",
+    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in ["Date (opens the report)", "Trainee", "Persona", "Outcome", "Overall",
                                                                *[k.title() for k in skills]])
     trs = []
     for r in reversed(rows):
-        cells = [esc(r["trainee"] or "–"), esc(r["persona"] or "–"),
+        outcome = r.get("outcome")
+        cells = [esc(r["trainee"] or "–"), esc(r["persona"] or "–"), esc(OUTCOME_LABELS.get(outcome, outcome or "–")),
                  _score(r["overall"])] + [_score(r["scores"].get(s)) for s in skills]
         when = esc(r["date"][:16].replace("T", " "))
         date = f'<a href="{esc(r["href"])}">{when}</a>' if r.get("href") else when

@@ -588,7 +588,7 @@ class Handler(BaseHTTPRequestHandler):
             if r.folder and (Path(r.folder) / "report.html").is_file():
                 href = f"/h/{r.id}/report.html"
             rows.append({"date": r.date, "trainee": r.trainee, "persona": r.persona, "overall": r.overall,
-                         "scores": r.scores, "href": href})
+                         "scores": r.scores, "href": href, "outcome": r.outcome})
         drills = [{"date": d.date, "trainee": d.trainee, "persona": d.persona, "rounds": d.rounds,
                    "mean": d.mean_score, "min": d.min_score, "level": d.max_level} for d in self._drills(trainee)]
         self._html(pages.history_page(rows, trainees, trainee, list(SKILLS), drills))
