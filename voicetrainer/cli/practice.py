@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -68,7 +69,7 @@ class LiveView:
         self.tty = sys.stdout.isatty() and enabled
         self.enabled = enabled
         self._live = None
-        self._printed = 0
+        self._lines = CaptionLines()
         self._con = console()
 
     def __enter__(self):
@@ -89,12 +90,9 @@ class LiveView:
         if self._live:
             self._live.update(self._render(u))
             return
-        for c in u.captions:
-            key = (c["speaker"], c["t_s"])
-            if key not in getattr(self, "_seen", set()):
-                self.__dict__.setdefault("_seen", set()).add(key)
-                who = "CALLER " if c["speaker"] == "caller" else "YOU    "
-                self._con.print(f"{_mmss(c['t_s'])} {who} {c['text']}", markup=False, highlight=False)
+        for c in self._lines.feed(u):
+            who = "CALLER " if c["speaker"] == "caller" else "YOU    "
+            self._con.print(f"{_mmss(c['t_s'])} {who} {c['text']}", markup=False, highlight=False)
 
     def _render(self, u):
         from rich.panel import Panel
@@ -122,7 +120,7 @@ class LiveView:
         who = "caller speaking" if u.caller_speaking else ("you are speaking" if u.trainee_speaking else "")
         grid.add_row("", Text(who, style="dim"))
         caps = Text()
-        for c in u.captions[-4:]:
+        for c in sorted(u.captions, key=lambda c: c["t_s"])[-4:]:
             caps.append(f"{_mmss(c['t_s'])} ", style="dim")
             caps.append("Caller: " if c["speaker"] == "caller" else "You: ", style="bold red" if c["speaker"] == "caller" else "bold cyan")
             caps.append(c["text"] + "\n")
@@ -130,6 +128,38 @@ class LiveView:
         if u.nudge:
             grid.add_row("tip", Text(u.nudge, style="bold yellow"))
         return Panel(grid, title=f"call with {self.persona_name}  {_mmss(u.t_s)}", subtitle="Ctrl-C ends the call")
+
+
+class CaptionLines:
+    """New captions as terminal lines, in time order.
+
+    A trainee caption exists only once their turn has ended and been transcribed, but the caller
+    may have cut in meanwhile: while a trainee turn is open, captions from its start on wait
+    until its caption arrives (or the call ends), then all print sorted by time.
+    """
+
+    ONSET_MARGIN_S = 1.5  # the turn began up to this long before an update shows trainee_speaking
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, float]] = set()
+        self._pending: list[dict] = []
+        self._open_from_s: float | None = None
+
+    def feed(self, u) -> list[dict]:
+        """The captions of update `u` that can be printed now, oldest first (empty texts dropped)."""
+        for c in u.captions:
+            key = (c["speaker"], c["t_s"])
+            if key not in self._seen:
+                self._seen.add(key)
+                self._pending.append(c)
+                if c["speaker"] == "trainee":
+                    self._open_from_s = None
+        if u.trainee_speaking and self._open_from_s is None and not u.ended:
+            self._open_from_s = u.t_s - self.ONSET_MARGIN_S
+        hold = math.inf if self._open_from_s is None or u.ended else self._open_from_s
+        ready = sorted((c for c in self._pending if c["t_s"] < hold), key=lambda c: c["t_s"])
+        self._pending = [c for c in self._pending if c["t_s"] >= hold]
+        return [c for c in ready if str(c.get("text") or "").strip()]
 
 
 def _mmss(t: float) -> str:
