@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from voicetrainer import get_logger
+from voicetrainer.analysis.pacing import WPM_BAND, pace_verdict
 from voicetrainer.errors import ConfigError
 from voicetrainer.report.schema import SKILLS, Evidence, Report, Skill, Turn, finite
 
@@ -42,6 +43,7 @@ SIGNAL_LABELS = {
     "steady_turn": "steady turn",
 }
 QUOTE_WORDS = 8  # words quoted from a turn for signal evidence
+NO_WORDS = "(no words recognised in this turn)"  # the quote of a voice signal on a turn without words
 MIN_FACT_WORDS = 3  # caller turns shorter than this are not facts the trainee could repeat back
 # repeat-back compares a trainee turn with this many of the caller's latest turns (plus the given
 # facts): what was just said; comparing with every earlier turn is quadratic in a long call
@@ -114,8 +116,8 @@ class Thresholds:
         calm_turn_steady: per-turn vocal calm at least this is a steady turn.
     """
 
-    wpm_min: float = 120.0
-    wpm_max: float = 160.0
+    wpm_min: float = WPM_BAND[0]
+    wpm_max: float = WPM_BAND[1]
     pace_min_words: int = 6
     long_silence_s: float = 3.0
     quick_reply_s: float = 0.2
@@ -198,8 +200,8 @@ class _SkillIn(_Strict):
 
 
 class _ThresholdsIn(_Strict):
-    wpm_min: float = Field(default=120.0, gt=0)
-    wpm_max: float = Field(default=160.0, gt=0)
+    wpm_min: float = Field(default=WPM_BAND[0], gt=0)
+    wpm_max: float = Field(default=WPM_BAND[1], gt=0)
     pace_min_words: int = Field(default=6, ge=1)
     long_silence_s: float = Field(default=3.0, gt=0)
     quick_reply_s: float = Field(default=0.2, ge=0)
@@ -474,16 +476,16 @@ def find_signals(report: Report, th: Thresholds) -> dict[str, list[_Hit]]:
         end = t.end_s if end is None else max(end, t.end_s)
     for t in trainee:
         wpm = finite(t.wpm)
-        if wpm is not None and len(t.words) >= th.pace_min_words and not th.wpm_min <= wpm <= th.wpm_max:
-            how = "too fast" if wpm > th.wpm_max else "too slow"
+        how = pace_verdict(wpm, (th.wpm_min, th.wpm_max)) if wpm is not None else None
+        if how is not None and len(t.words) >= th.pace_min_words:
             out["off_pace_turn"].append(_Hit("off_pace_turn", round(t.start_s, 3), _quote_words(t),
                                              f"{wpm:.0f} words/min, {how} (band {th.wpm_min:g}–{th.wpm_max:g})"))  # fmt: skip
         calm = finite((t.calm or {}).get("score")) if isinstance(t.calm, Mapping) else None
         if calm is not None and calm < th.calm_turn_min:
-            out["tense_turn"].append(_Hit("tense_turn", round(t.start_s, 3), _quote_words(t),
+            out["tense_turn"].append(_Hit("tense_turn", round(t.start_s, 3), _quote_words(t) or NO_WORDS,
                                           f"tense voice: calm {calm:.0f}/100{_calm_detail(t.calm)}"))  # fmt: skip
         elif calm is not None and calm >= th.calm_turn_steady:
-            out["steady_turn"].append(_Hit("steady_turn", round(t.start_s, 3), _quote_words(t),
+            out["steady_turn"].append(_Hit("steady_turn", round(t.start_s, 3), _quote_words(t) or NO_WORDS,
                                            f"steady voice: calm {calm:.0f}/100", value=calm))  # fmt: skip
     rate = finite((report.metrics or {}).get("filler_rate"))
     if rate is not None and rate > th.filler_rate_max:

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from voicetrainer.analysis.pacing import WPM_BAND
 from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
 
 DEFAULT_DEMO_PERSONA = "billing-double-charge"
@@ -116,7 +117,7 @@ class LiveView:
         if base.get("pitch_median_hz"):
             pitch += f"  (your calm: {base['pitch_median_hz']:.0f} Hz)"
         grid.add_row("your pitch", pitch)
-        grid.add_row("pace", f"{u.wpm:.0f} wpm (aim 120-160)" if u.wpm else "-")
+        grid.add_row("pace", f"{u.wpm:.0f} wpm (aim {WPM_BAND[0]:.0f}-{WPM_BAND[1]:.0f})" if u.wpm else "-")
         who = "caller speaking" if u.caller_speaking else ("you are speaking" if u.trainee_speaking else "")
         grid.add_row("", Text(who, style="dim"))
         caps = Text()
@@ -175,8 +176,10 @@ def _print_result(report, session_dir, con) -> None:
     skills = ", ".join(f"{k} {v.score:.0f}" for k, v in report.skills.items() if v.score is not None)
     con.print(f"overall {report.overall if report.overall is not None else '-'}  ({skills})")
     if lat.get("reply_p50_s") is not None:
-        con.print(f"caller reply latency p50 {lat['reply_p50_s']:.2f} s, p95 {lat['reply_p95_s']:.2f} s; "
-                  f"barge-in detected in {lat['barge_in_p50_s'] or 0:.2f} s ({lat.get('clock')})")
+        barge = (f"; barge-in detected in {lat['barge_in_p50_s']:.2f} s" if lat.get("barge_in_p50_s") is not None
+                 else "; no barge-in")
+        con.print(f"caller reply latency p50 {lat['reply_p50_s']:.2f} s, p95 {lat['reply_p95_s']:.2f} s{barge} "
+                  f"({lat.get('clock')})")
     for w in report.warnings:
         con.print(f"note: {w}")
     from voicetrainer.calm.breathe import breathing_suggestion  # after a hang-up or a voice that stayed high

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from voicetrainer import get_logger
+from voicetrainer.analysis.pacing import WPM_BAND, pace_verdict
 from voicetrainer.report.schema import Report, Turn, finite
 
 log = get_logger(__name__)
@@ -29,7 +30,6 @@ PLOT_X1 = VIEW_W - 16  # right edge
 PITCH_BAND_ST = (1.0, 4.0)  # semitones
 LOUDNESS_BAND_DB = (2.0, 6.0)  # dB
 SILENCE_DBFS = -55.0  # loudness below this is drawn as a pause, not as speech
-WPM_BAND = (120.0, 160.0)  # words per minute; the pacing band drawn when no rubric band is given
 
 COLORS = {
     "caller": "#64748b",  # slate 500: the caller (neutral; the trainee is the focus)
@@ -429,8 +429,9 @@ def pacing_svg(report: Report, *, band_wpm: tuple[float, float] = WPM_BAND) -> s
     label_every = max(1, math.ceil(n / 16))
     for k, (i, t, w) in enumerate(shown):
         cx = PLOT_X0 + slot * (k + 0.5)
-        inside = band_wpm[0] <= w <= band_wpm[1]
-        tip = f"Turn at {fmt_clock(t.start_s)}: {w:.0f} WPM ({'in band' if inside else 'too slow' if w < band_wpm[0] else 'too fast'}) — {_short(t.text, 60)}"
+        verdict = pace_verdict(w, band_wpm)
+        inside = verdict is None
+        tip = f"Turn at {fmt_clock(t.start_s)}: {w:.0f} WPM ({verdict or 'in band'}) — {_short(t.text, 60)}"
         body.append(
             f'<rect class="pace {"in" if inside else "out"}" data-t="{t.start_s:.2f}" tabindex="0" role="button" '
             f'aria-label="Play from {escape(tip)}" x="{cx - bw / 2:.1f}" y="{y(w):.1f}" width="{bw:.1f}" height="{y1 - y(w):.1f}" rx="3" '

@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Iterable
 
+from voicetrainer.analysis.pacing import WPM_BAND
+
 NAV = [
     ("/", "Practice", "recruit"),
     ("/mic", "Mic check", "recruit"),
@@ -122,7 +124,7 @@ def call_page(call: dict | None) -> str:
         '<p>Pitch <span id="pitch-text">–</span></p>'
         '<div class="meter" id="pitch-meter" role="img" aria-label="your pitch against your calm band">'
         '<div class="band" id="pitch-band" hidden></div><div class="mark" id="pitch-mark"></div></div>'
-        '<p>Pace <span id="wpm-text">–</span> <span class="hint">(aim for 120–160 words a minute)</span></p>'
+        f'<p>Pace <span id="wpm-text">–</span> <span class="hint">(aim for {WPM_BAND[0]:.0f}–{WPM_BAND[1]:.0f} words a minute)</span></p>'
         '<p class="hint" id="baseline-note"></p>'
         '<p class="speaking" id="trainee-speaking" hidden>you are speaking</p></section>'
         '<section class="panel nudge-panel" aria-labelledby="h-tip"><h2 id="h-tip">Tip</h2>'

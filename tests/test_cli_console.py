@@ -1,0 +1,59 @@
+"""What a new user sees in the terminal (issue #16): console lines in time order, practice
+without an audio device, the demo's closing tip, `personas list` in 80 columns."""
+
+from __future__ import annotations
+
+from voicetrainer.cli.practice import CaptionLines
+from voicetrainer.session.live import LiveUpdate
+
+
+def _u(t_s, captions, *, trainee_speaking=False, ended=False):
+    return LiveUpdate(t_s=t_s, mood=7.0, caller_speaking=False, trainee_speaking=trainee_speaking,
+                      trainee_level_dbfs=-40.0, trainee_pitch_hz=None, baseline=None, wpm=None,
+                      captions=list(captions), nudge=None, ended=ended)
+
+
+def test_caption_lines_print_in_time_order_when_the_caller_cuts_in():
+    """Issue #16 item 8, the demo's sequence: the trainee starts at 00:14, the caller objects at
+    00:15 ("Can you please let me talk?"), the trainee's caption arrives when their turn ends
+    (00:17): "00:14 YOU" must print before "00:15 CALLER"."""
+    c0 = {"speaker": "caller", "t_s": 0.0, "text": "Hi. You charged me twice."}
+    c1 = {"speaker": "caller", "t_s": 13.1, "text": "I checked my statement three times."}
+    c2 = {"speaker": "caller", "t_s": 15.14, "text": "Can you please let me talk?"}
+    y1 = {"speaker": "trainee", "t_s": 14.2, "text": "he was not ill-disposed"}
+    c3 = {"speaker": "caller", "t_s": 18.0, "text": "Are you even listening?"}
+    lines = CaptionLines()
+    printed = []
+    printed += lines.feed(_u(1.0, [c0]))
+    printed += lines.feed(_u(13.2, [c0, c1]))
+    printed += lines.feed(_u(14.4, [c0, c1], trainee_speaking=True))
+    printed += lines.feed(_u(15.2, [c0, c1, c2], trainee_speaking=True))
+    assert [c["t_s"] for c in printed] == [0.0, 13.1]  # the caller's 00:15 waits for the trainee's turn
+    printed += lines.feed(_u(17.8, [c0, c1, c2, y1]))
+    printed += lines.feed(_u(18.2, [c1, c2, y1, c3]))
+    printed += lines.feed(_u(19.0, [c1, c2, y1, c3], ended=True))
+    assert [c["t_s"] for c in printed] == [0.0, 13.1, 14.2, 15.14, 18.0]
+
+
+def test_caption_lines_flush_at_the_end_and_skip_empty_turns():
+    lines = CaptionLines()
+    out = lines.feed(_u(3.0, [{"speaker": "caller", "t_s": 2.0, "text": "Hello?"}], trainee_speaking=True))
+    assert out == []  # a trainee turn is open from 1.5 s before this update
+    out = lines.feed(_u(4.0, [{"speaker": "trainee", "t_s": 2.5, "text": " "}], ended=True))
+    assert [c["text"] for c in out] == ["Hello?"]
+
+
+def test_summary_says_no_barge_in_instead_of_zero_seconds(capsys):
+    """Issue #16 item 6: a call without barge-ins has no barge-in latency to print."""
+    from voicetrainer.cli._common import console
+    from voicetrainer.cli.practice import _print_result
+    from voicetrainer.report.schema import Report
+
+    report = Report(duration_s=30.0, latency={"reply_p50_s": 0.6, "reply_p95_s": 0.7, "barge_in_p50_s": None,
+                                              "clock": "real time"})
+    _print_result(report, "/tmp/nowhere", console())
+    out = capsys.readouterr().out
+    assert "barge-in detected in 0.00" not in out and "no barge-in" in out
+    report.latency["barge_in_p50_s"] = 0.1
+    _print_result(report, "/tmp/nowhere", console())
+    assert "barge-in detected in 0.10 s" in capsys.readouterr().out
