@@ -295,9 +295,7 @@ def test_mic_check_calm_and_batch_pages(web, browser, shots, tmp_path):
     shutil.copy(REPO / "audio_fixtures" / "demo_trainee.wav", folder / "recruit-a.wav")
     (folder / "broken.wav").write_bytes(b"not audio at all")
     d.get(web.url + "/batch")
-    field = _css(d, "#folder")[0]
-    field.clear()
-    field.send_keys(str(folder))
+    _css(d, "#recordings")[0].send_keys(f"{folder / 'recruit-a.wav'}\n{folder / 'broken.wav'}")  # an upload (#16)
     _css(d, "#batch-form button[type=submit]")[0].click()
     link = _wait(lambda: _css(d, "#index-link"), 60, "the index of reports")[0]
     assert _css(d, "#batch-progress")[0].get_attribute("value") == "2"

@@ -159,7 +159,7 @@ SCRIPT = """
     var gone=function(){var g=document.getElementById('gone');if(!g)return;  // moved or deleted
       g.textContent='The recording ('+decodeURIComponent(a.getAttribute('src'))+') is not beside this report any more: '+
         'times are shown but cannot be played.';g.hidden=false;a.hidden=true;};
-    a.addEventListener('error',gone);if(a.error||a.networkState===3)gone();}
+    a.addEventListener('error',gone);if(a.error)gone();}
   var m=/^#t=([0-9.]+)$/.exec(location.hash);
   if(m&&a){a.currentTime=parseFloat(m[1]);}
   document.documentElement.setAttribute('data-ready','1');
