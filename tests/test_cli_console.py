@@ -57,3 +57,52 @@ def test_summary_says_no_barge_in_instead_of_zero_seconds(capsys):
     report.latency["barge_in_p50_s"] = 0.1
     _print_result(report, "/tmp/nowhere", console())
     assert "barge-in detected in 0.10 s" in capsys.readouterr().out
+
+
+def test_practice_without_devices_fails_first_and_says_what_works(monkeypatch, capsys, tmp_path):
+    """Issue #16 item 9: no baseline sentence, no voice cache: the device check comes first."""
+    import voicetrainer.audio.sources as sources
+    import voicetrainer.session.practice as practice
+    from voicetrainer.cli import main
+
+    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(sources, "list_devices", lambda: [])
+    monkeypatch.setattr(practice, "prepare", lambda *a, **k: (_ for _ in ()).throw(AssertionError("prepared first")))
+    assert main(["practice", "--trainee", "alex"]) == 2
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "no audio devices" in text and "--simulate" in text and "voicetrainer demo" in text
+    assert "read this sentence" not in text and "preparing" not in text
+
+
+def test_the_demo_tip_runs_on_a_machine_without_devices(monkeypatch, capsys):
+    """Issue #16 item 10: the closing tip after a hang-up is a command that works here: without
+    an output device `calm breathe` shows the pacer alone (exit 0), it no longer exits 2."""
+    import shlex
+
+    import voicetrainer.audio.playback as playback
+    import voicetrainer.audio.sources as sources
+    import voicetrainer.calm.breathe as breathe
+    from voicetrainer.cli import main
+    from voicetrainer.cli._common import console
+    from voicetrainer.cli.practice import _print_result
+    from voicetrainer.report.schema import Report
+
+    monkeypatch.setattr(sources, "list_devices", lambda: [])
+
+    class NoPlayer:
+        def __init__(self, *a, **k):
+            raise AssertionError("no device to open")
+
+    class QuickPacer(breathe.Pacer):  # the real pacer, its clock run 1000 times faster
+        def position_s(self) -> float:
+            return super().position_s() * 1000
+
+    monkeypatch.setattr(playback, "Player", NoPlayer)
+    monkeypatch.setattr(breathe, "Pacer", QuickPacer)
+    _print_result(Report(duration_s=40.0, source={"outcome": "hung_up"}), "/tmp/nowhere", console())
+    tip = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("tip:"))
+    argv = shlex.split(tip[tip.index("voicetrainer "):])[1:]
+    assert argv[:2] == ["calm", "breathe"]
+    assert main(argv + ["--quiet"]) == 0
+    assert "without its tones" in capsys.readouterr().out

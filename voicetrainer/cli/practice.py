@@ -225,6 +225,7 @@ def run_practice(args) -> int:
         _print_result(report, report.source.get("input"), con)
         return 0
     _recover_on_start(settings)
+    _require_devices()  # before the baseline sentence and the voice cache: fail first, say what works
     device_in = _device_arg(args.input)
     device_out = _device_arg(args.output)
     baseline = None if args.baseline else load_baseline(args.trainee, settings)
@@ -242,6 +243,16 @@ def run_practice(args) -> int:
                                        on_update=view.update)
     _print_result(report, session_dir, con)
     return 0
+
+
+def _require_devices() -> None:
+    from voicetrainer.audio.sources import NO_DEVICES, has_devices
+    from voicetrainer.errors import DeviceError
+
+    if not has_devices():
+        raise DeviceError(f"{NO_DEVICES}, so a live call cannot start. Without devices: "
+                          "`voicetrainer practice --simulate answers.wav` uses a recording of your answers as the "
+                          "microphone, and `voicetrainer demo` runs a whole simulated call")
 
 
 def _device_arg(value):
