@@ -3,6 +3,8 @@ without an audio device, the demo's closing tip, `personas list` in 80 columns."
 
 from __future__ import annotations
 
+import pytest
+
 from voicetrainer.cli.practice import CaptionLines
 from voicetrainer.session.live import LiveUpdate
 
@@ -106,3 +108,20 @@ def test_the_demo_tip_runs_on_a_machine_without_devices(monkeypatch, capsys):
     assert argv[:2] == ["calm", "breathe"]
     assert main(argv + ["--quiet"]) == 0
     assert "without its tones" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_personas_list_never_cuts_ids(columns, monkeypatch, capsys):
+    """Issue #16 item 12: "password-reset-plain..." in 80 columns; ids are what users type."""
+    from voicetrainer.cli import main
+    from voicetrainer.persona.loader import persona_files, personas_dir
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["personas", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    ids = [f.stem for f in persona_files(personas_dir())]
+    assert "password-reset-plain-language" in ids
+    for pid in ids:
+        assert any(f" {pid} " in ln for ln in lines), pid
+    if columns >= 80:  # (narrower than the ids' table itself, the ids still come whole)
+        assert max(len(ln) for ln in lines) <= columns

@@ -138,11 +138,19 @@ def _list(args) -> int:
     else:
         from rich.table import Table
 
-        t = Table("id", "name", "difficulty", "scenario")
+        con = console()
+        t = Table()  # ids are what users type: never cut or wrapped; the scenario gets what is left
+        widths = [max((len(r[k]) for r in rows), default=0) for k in ("id", "name", "difficulty")]
+        for key, w in zip(("id", "name", "difficulty"), widths):
+            t.add_column(key, no_wrap=True, min_width=max(w, len(key)))
+        room = con.width - sum(max(w, len(k)) for w, k in zip(widths, ("id", "name", "difficulty"))) - 4 * 3 - 1
+        if room >= 12:
+            t.add_column("scenario", no_wrap=True, max_width=room)
         for r in rows:
             s = r["scenario"]
-            t.add_row(r["id"], r["name"], r["difficulty"], s if len(s) <= 90 else s[:87] + "...")
-        console().print(t)
+            cells = [r["id"], r["name"], r["difficulty"]]
+            t.add_row(*cells, *([s if len(s) <= room else s[: room - 1] + "…"] if room >= 12 else []))
+        con.print(t)
     err = console(stderr=True)
     for i in bad:
         err.print(f"invalid (skipped): {i}", markup=False)
