@@ -228,7 +228,7 @@ def test_persona_editor_shows_validation_error_beside_the_field(web, browser, sh
     _css(d, "#validate")[0].click()
     note = _wait(lambda: [n for n in _css(d, "#notes .note") if n.get_attribute("data-field") == "temperament.start_anger"],
                  10, "the error note beside temperament.start_anger")[0]
-    assert "less than or equal to 10" in note.text
+    assert "must be at most 10" in note.text
     # beside the field: the note sits on the same row as the bad line, and that line is marked
     ta = _css(d, "#yaml")[0]
     d.execute_script("arguments[0].scrollTop=0", ta)

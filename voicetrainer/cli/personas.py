@@ -208,7 +208,7 @@ def _validate(args) -> int:
                 err.print(f"error: {i}", markup=False)
         else:
             valid.append((f, persona))
-    render_failed = 0
+    render_failed: set[Path] = set()  # valid YAML whose lines cannot be voiced: invalid too
     if valid and not args.no_render:
         results = []
         with _cache(args) as cache, _progress(args) as progress:  # print after the bar is gone
@@ -216,24 +216,22 @@ def _validate(args) -> int:
                 results.append((f, persona, cache.prefill(persona, progress=progress(f"voicing {persona.id}"))))
         for f, persona, result in results:
             if result.unknown_voices:
-                render_failed += 1
+                render_failed.add(f)
                 err.print(f"error: {f}: voice.voice: espeak-ng has no voice {persona.voice.voice!r} "
                           "(list them with `espeak-ng --voices` and `espeak-ng --voices=variant`)", markup=False)  # fmt: skip
             for text, voice, msg in result.failed:
                 if voice.voice not in result.unknown_voices:
-                    render_failed += 1
+                    render_failed.add(f)
                     err.print(f"error: {f}: lines: {msg}", markup=False)
             if not result.failed:
                 out.print(f"ok: {f} ({persona.id}; {result.total} voice renders, {result.rendered} new)", markup=False)
     else:
         for f, persona in valid:
             out.print(f"ok: {f} ({persona.id})", markup=False)
-    n = len(files)
-    summary = f"{n} file{'s' if n != 1 else ''}: {len(valid)} valid, {invalid} invalid"
-    if render_failed:
-        summary += f", {render_failed} line renders failed"
-    (err if invalid or render_failed else out).print(summary, markup=False)
-    return 2 if invalid or render_failed else 0
+    n, invalid = len(files), invalid + len(render_failed)  # one verdict per file
+    summary = f"{n} file{'s' if n != 1 else ''}: {n - invalid} valid, {invalid} invalid"
+    (err if invalid else out).print(summary, markup=False)
+    return 2 if invalid else 0
 
 
 def _schema(args) -> int:
