@@ -625,8 +625,7 @@ class Handler(BaseHTTPRequestHandler):
         self._html(pages.history_page(rows, trainees, trainee, list(SKILLS), drills))
 
     def _trend(self, trainee: str | None) -> None:
-        from voicetrainer.report.history import trend_rows
-        from voicetrainer.report.plots import trend_png
+        from voicetrainer.report.trend_chart import trend_png, trend_rows
         from voicetrainer.report.schema import SKILLS
 
         records, _ = self._records(trainee)
