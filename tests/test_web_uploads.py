@@ -82,3 +82,15 @@ def test_server_takes_uploads_only_from_its_own_pages_and_no_paths(personas, tmp
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_upload_keeps_no_file_without_the_forms_token_first(tmp_path):
+    """CSRF: the form's token field must come before any file, with the right value."""
+    good = _multipart({"csrf": "t0ken", "history": "1"}, [("recordings", "a.wav", b"RIFF" + bytes(2 * 2**20))])
+    form = uploads.read_upload_form(_headers(good), io.BytesIO(good), tmp_path / "ok", expect={"csrf": "t0ken"})
+    assert [u.name for u in form.files] == ["a.wav"]
+    for fields in ({"csrf": "wrong"}, {}):
+        bad = _multipart(fields, [("recordings", "a.wav", b"RIFF" + bytes(2 * 2**20))])
+        with pytest.raises(InputError, match="did not come from this app"):
+            uploads.read_upload_form(_headers(bad), io.BytesIO(bad), tmp_path / "bad", expect={"csrf": "t0ken"})
+        assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())

@@ -11,6 +11,7 @@ file to disk past 1 MiB, so a 300 MB call never sits in memory. Every request is
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import shutil
@@ -66,7 +67,8 @@ def unique_path(folder: Path, name: str) -> Path:
     return target
 
 
-def read_upload_form(headers, rfile, dest: Path, *, max_bytes: int = MAX_UPLOAD_BYTES) -> UploadForm:
+def read_upload_form(headers, rfile, dest: Path, *, max_bytes: int = MAX_UPLOAD_BYTES,
+                     expect: dict[str, str] | None = None) -> UploadForm:
     """Parse a ``multipart/form-data`` request body into `dest` (created when a file arrives).
 
     Args:
@@ -74,6 +76,9 @@ def read_upload_form(headers, rfile, dest: Path, *, max_bytes: int = MAX_UPLOAD_
         rfile: the request body stream; exactly ``Content-Length`` bytes are read.
         dest: the folder the uploaded files are written to, under their safe names.
         max_bytes: the largest body accepted, in bytes.
+        expect: fields that must arrive, with these values, before any file is kept (the form's
+            CSRF token: put its hidden field first in the form). A file part that comes before
+            them is dropped with its temp file, and the request is refused.
     Raises:
         InputError: no or a too large ``Content-Length``, a file that is not WAV/FLAC/OGG, a
             malformed body. Files of a refused request are removed.
@@ -102,6 +107,11 @@ def read_upload_form(headers, rfile, dest: Path, *, max_bytes: int = MAX_UPLOAD_
 
     def on_file(f) -> None:
         raw = (f.file_name or b"").decode("utf-8", "replace")
+        if expect and not all(hmac.compare_digest(form.fields.get(k, ""), v) for k, v in expect.items()):
+            f.close()  # its temp file goes with it
+            if "expired" not in "".join(problems):
+                problems.append("this form has expired or did not come from this app: reload the page and try again")
+            return
         f.file_object.seek(0, os.SEEK_END)
         size = f.file_object.tell()
         if not raw and size == 0:
