@@ -257,3 +257,17 @@ def test_pulled_headset_keeps_the_rounds_so_far(persona, answers, voice):
     result = drill.run(mic())
     assert len(result.rounds) == 2 and "headset unplugged" in result.aborted
     assert result.rounds[1].score is not None
+
+
+def test_deck_never_repeats_a_provocation_while_others_remain(persona):
+    """Issue #16 item 11: a drill that climbs to "furious" used up the escalation lines and
+    threw the same one in rounds 3 and 4 while complaint lines were still unheard."""
+    pool = {t for s in dict.fromkeys(s for g in LEVEL_SITUATIONS for s in g) for t in persona.lines.of(s)}
+    for seed in range(5):
+        deck = ProvocationDeck(persona, seed=seed)
+        levels = [0, 1, 2, 3, 3, 3, 3, 3, 2, 3] * 3
+        texts = [deck.draw(level).text for level in levels[: len(pool)]]
+        assert len(set(texts)) == len(texts) == len(pool), seed
+        again = [deck.draw(3).text for _ in range(len(pool))]  # a second pass: never back-to-back
+        assert again[0] != texts[-1] and len(set(again)) == len(again)
+        assert all(p.voice == deck._voices[3] for p in [deck.draw(3)])  # the level's own voice

@@ -158,6 +158,21 @@ def test_mood_escalations_merge_on_one_caller_turn():
     assert (esc.t_s, esc.mood_before, esc.mood_after, esc.caller_turn) == (4.0, 4.0, 6.5, 1)
 
 
+def test_small_mood_drifts_are_not_escalations():
+    """Issue #16 item 5: the +0.4 "nothing that helps" drifts (and a rise capped at 10, shown
+    as "mood 10.0 -> 10.0") are not escalations; a rise of a full point is, and two drifts
+    landing on the same caller turn count by their sum."""
+    events = [{"type": "decision", "t_s": 1.0, "mood_before": 7.0, "mood_after": 7.44, "reason": "nothing that helps"},
+              {"type": "decision", "t_s": 5.0, "mood_before": 7.44, "mood_after": 9.09, "reason": "talked over"},
+              {"type": "decision", "t_s": 8.0, "mood_before": 9.53, "mood_after": 9.97, "reason": "nothing that helps"},
+              {"type": "decision", "t_s": 12.0, "mood_before": 9.97, "mood_after": 10.0, "reason": "nothing that helps"},
+              {"type": "decision", "t_s": 14.0, "mood_before": 3.0, "mood_after": 3.6, "reason": "a"},
+              {"type": "decision", "t_s": 14.5, "mood_before": 3.6, "mood_after": 4.2, "reason": "b"}]
+    turns = [(2.0, 4.0), (6.0, 7.0), (9.0, 10.0), (13.0, 13.5), (15.0, 16.0)]
+    got = mood_escalations(events, turns)
+    assert [(e.t_s, e.mood_before, e.mood_after) for e in got] == [(6.0, 7.44, 9.09), (15.0, 3.0, 4.2)]
+
+
 def test_no_escalation_no_recovery():
     tracks = _tracks(10, _speaking([(5, 9)], lambda x: 120.0), lambda x: -30.0,
                      _speaking([(1, 4)], lambda x: 200.0), lambda x: -25.0)
@@ -212,13 +227,13 @@ def test_practice_session_reports_recovery_after_mood_rises(tmp_path):
                       tts_backend=FakeTTS(), db=None, html=False, options=LiveOptions(realtime=False))
     rec = report.metrics["recovery"]
     assert rec["escalation_source"] == "mood"
-    rises = [e for e in report.events if e.get("type") == "decision" and e["mood_after"] > e["mood_before"]]
+    rises = [e for e in report.events if e.get("type") == "decision" and e["mood_after"] - e["mood_before"] >= 1.0]
     assert rises, "'calm down' must anger the caller"
     caller_starts = [t.start_s for t in report.turns if t.speaker == "caller"]
     want = sorted({min((s for s in caller_starts if s >= e["t_s"] - 0.05), default=e["t_s"]) for e in rises})
     assert [e["t_s"] for e in rec["escalations"]] == pytest.approx(want, abs=1e-3)
     for e in rec["escalations"]:
-        assert e["mood_after"] > e["mood_before"]
+        assert e["mood_after"] - e["mood_before"] >= 1.0
         assert e["recovered"] is None or (e["recovery_s"] is None) != e["recovered"]
     assert report.source["outcome"] == "hung_up" and "calm breathe" in breathing_suggestion(report)
 

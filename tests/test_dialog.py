@@ -204,6 +204,20 @@ def test_interruption_counts_once_and_is_not_answered_twice(sandra):
     assert line.situation != "interrupted"  # "Let me finish!" was already said
 
 
+def test_interruption_reason_names_the_barge_in_time_not_the_turn_end(sandra):
+    """Issue #16 item 8: a barge-in at 00:15 in a turn that ends at 00:18 is reported at 00:15;
+    the next turn's interruption (known only from the observation) at its first word."""
+    e = DialogEngine(with_temperament(sandra, talk_over=0.0))
+    e.opening()
+    e.on_interrupted(t_s=14.88)
+    e.on_interrupted(t_s=16.5)
+    line = e.respond(obs("Okay, okay.", t_s=17.78))
+    assert "talked over the caller at 00:15" in line.decisions[0].reason
+    words = [Word("right", 30.2, 30.5), Word("so", 30.6, 30.8)]
+    line = e.respond(obs("right so", t_s=33.0, words=words, interrupted_caller=True))
+    assert "talked over the caller at 00:30" in line.decisions[0].reason
+
+
 def test_barge_in_only_when_angry_and_answer_is_long(sandra):
     angry = DialogEngine(with_temperament(sandra, start_anger=8.0, talk_over=1.0))
     assert angry.maybe_barge_in(trainee_talk_s=2.0, t_s=30) is None

@@ -136,8 +136,11 @@ def test_broken_yaml_names_file_and_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "mutate, field, words",
     [
-        (lambda d: d["temperament"].update(start_anger=11), "temperament.start_anger", "less than or equal to 10"),
-        (lambda d: d["lines"].update(silence=["Hello?"]), "lines.silence", "at least 2"),
+        (lambda d: d["temperament"].update(start_anger=11), "temperament.start_anger", "must be at most 10; found 11"),
+        (lambda d: d["lines"].update(silence=["Hello?"]), "lines.silence", "lines.silence: needs at least 2 lines; found 1"),
+        (lambda d: d["lines"].update(jargon="What?"), "lines.jargon", "should be a list (one '- ' entry per line)"),
+        (lambda d: d.update(difficulty="brutal"), "difficulty", "must be one of 'easy', 'medium' or 'hard'; found 'brutal'"),
+        (lambda d: d["voice"].update(rate_wpm="fast"), "voice.rate_wpm", "should be a whole number; found the text 'fast'"),
         (lambda d: d["lines"].update(opening=["Hi", "hi"]), "lines.opening", "line repeated"),
         (lambda d: d["lines"].update(silenc=["a", "b"]), "lines.silenc", "did you mean 'silence'"),
         (lambda d: d["scenario"]["resolution"].update(requires=["apologee"]), "scenario.resolution.requires[0]", "apology"),
@@ -149,6 +152,7 @@ def test_broken_yaml_names_file_and_line(tmp_path, capsys):
     ],
 )
 def test_field_errors(tmp_path, mutate, field, words):
+    """Each error names the field and says what is wrong in the trainer's words (#16 item 13)."""
     doc = shipped_doc()
     mutate(doc)
     path = write(tmp_path, "billing-double-charge", doc)
@@ -267,4 +271,17 @@ def test_validate_reports_a_voice_espeak_does_not_have(tmp_path, capsys):
     assert code == 2
     assert f"{path}: voice.voice: espeak-ng has no voice 'xx-nowhere+m3'" in err
     assert err.count("voice.voice") == 1
+    assert "1 file: 0 valid, 1 invalid" in err and "renders failed" not in err  # one verdict (#16 item 13)
     assert not list((tmp_path / "cache").rglob("*.wav"))
+
+
+def test_no_library_wording_in_persona_errors(tmp_path):
+    """Issue #16 item 13: nothing of pydantic's phrasing reaches the trainer."""
+    doc = shipped_doc()
+    doc["lines"]["silence"] = ["Hello?"]
+    doc["lines"]["jargon"] = "one string"
+    doc["temperament"]["patience"] = "lots"
+    doc["facts"] = None
+    text = "\n".join(str(i) for i in validate_file(write(tmp_path, "billing-double-charge", doc)))
+    for library in ("Input should be", "Tuple should", "after validation", "(got list)", "valid tuple"):
+        assert library not in text, text

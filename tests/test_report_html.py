@@ -131,7 +131,8 @@ def test_audio_element_points_at_the_recording(session):
     (audio,) = dom.find_all("audio")
     assert audio.attrs["id"] == "player" and "controls" in audio.attrs
     assert audio.attrs["src"] == href == "call.wav"
-    assert (page.parent / unquote(audio.attrs["src"])).resolve() == wav.resolve()
+    played = page.parent / unquote(audio.attrs["src"])  # the recording beside the report (#16 item 1)
+    assert played.parent == page.parent and played.read_bytes() == wav.read_bytes()
     # a recording in a sibling folder with a space in its name is URL-escaped
     other = page.parent.parent / "rec dir" / "a b.wav"
     assert relative_href(other, page) == "../rec%20dir/a%20b.wav"
@@ -252,7 +253,7 @@ def test_index_links_every_report_with_sortable_values(tmp_path):
     idx = write_index_html(_index_entries(tmp_path), tmp_path / "index.html")
     dom = parse(idx)
     (table,) = dom.find_all("table")
-    heads = [th.text for th in table.find_all("th")]
+    heads = [th.text.replace("\u00ad", "") for th in table.find_all("th")]  # soft hyphens let headings wrap
     assert heads[:6] == ["Call", "Trainee", "Persona", "Date", "Length", "Overall"] and "Empathy" in heads
     assert all(th.find_all("button") for th in table.find_all("th"))
     rows = table.find_all("tbody")[0].find_all("tr")
@@ -425,7 +426,8 @@ def test_real_graded_call_report_and_history(tmp_path):
     times = [float(b.attrs["data-t"]) for a in arts for b in a.find_all("button")]
     assert times and all(0 <= t <= report.duration_s for t in times)
     (audio,) = dom.find_all("audio")
-    assert (page.parent / unquote(audio.attrs["src"])).resolve() == wav.resolve()
+    played = page.parent / unquote(audio.attrs["src"])  # the recording beside the report (#16 item 1)
+    assert played.parent == page.parent and played.read_bytes() == wav.read_bytes()
     if CHROMIUM:
         png = tmp_path / "real.png"
         _, console = run_chromium(page.as_uri(), screenshot=png, height=2900)

@@ -353,3 +353,23 @@ def test_trainee_only_recording_leaves_caller_skills_unscored():
     w = load_rubric().weights
     scored = {k: s.score for k, s in skills.items() if s.score is not None}
     assert overall == pytest.approx(sum(w[k] * v for k, v in scored.items()) / sum(w[k] for k in scored), abs=0.06)
+
+
+def test_pace_band_edges_are_inside_and_voice_evidence_never_quotes_nothing():
+    """Issue #16 item 6: 160 words/min (shown as "160") is inside the 120-160 band; a calm
+    signal on a turn without recognised words quotes that fact, never ""."""
+    from voicetrainer.analysis.pacing import WPM_BAND, pace_verdict
+
+    assert WPM_BAND == (120.0, 160.0)
+    assert [pace_verdict(w) for w in (119.4, 120.0, 160.0, 160.4, 160.6, 119.6)] == [
+        "too slow", None, None, None, "too fast", None]
+    report = make_report(with_skills=False)
+    turns = [t for t in report.turns if t.speaker == "trainee"]
+    turns[0].wpm, turns[1].wpm = 160.4, 161.0
+    turns[2].words, turns[2].text, turns[2].calm = [], "", {"score": 97.0}
+    skills, _ = score_skills(report, load_rubric())
+    pace = {round(e.t_s, 1): e.why for e in _ev(skills, "clarity", "words/min")}
+    assert turns[0].start_s not in pace and "161 words/min, too fast" in pace[turns[1].start_s]
+    for ev in skills["calm"].evidence:
+        assert ev.quote.strip(), ev
+    assert any("no words" in ev.quote for ev in skills["calm"].evidence)

@@ -228,7 +228,7 @@ def test_persona_editor_shows_validation_error_beside_the_field(web, browser, sh
     _css(d, "#validate")[0].click()
     note = _wait(lambda: [n for n in _css(d, "#notes .note") if n.get_attribute("data-field") == "temperament.start_anger"],
                  10, "the error note beside temperament.start_anger")[0]
-    assert "less than or equal to 10" in note.text
+    assert "must be at most 10" in note.text
     # beside the field: the note sits on the same row as the bad line, and that line is marked
     ta = _css(d, "#yaml")[0]
     d.execute_script("arguments[0].scrollTop=0", ta)
@@ -295,9 +295,7 @@ def test_mic_check_calm_and_batch_pages(web, browser, shots, tmp_path):
     shutil.copy(REPO / "audio_fixtures" / "demo_trainee.wav", folder / "recruit-a.wav")
     (folder / "broken.wav").write_bytes(b"not audio at all")
     d.get(web.url + "/batch")
-    field = _css(d, "#folder")[0]
-    field.clear()
-    field.send_keys(str(folder))
+    _css(d, "#recordings")[0].send_keys(f"{folder / 'recruit-a.wav'}\n{folder / 'broken.wav'}")  # an upload (#16)
     _css(d, "#batch-form button[type=submit]")[0].click()
     link = _wait(lambda: _css(d, "#index-link"), 60, "the index of reports")[0]
     assert _css(d, "#batch-progress")[0].get_attribute("value") == "2"

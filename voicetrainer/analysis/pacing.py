@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from voicetrainer.report.schema import Word
 
+WPM_BAND = (120.0, 160.0)  # words per minute: the default pacing band (rubric thresholds wpm_min, wpm_max)
 PAUSE_MIN_S = 0.25  # a gap between words at least this long is a pause
 FILLERS = {"um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "mm"}
 _LIKE_KEEP_BEFORE = {  # "like" after these is a verb or a preposition, not a filler
@@ -117,3 +118,15 @@ def pacing(turn_words: Sequence[Sequence[Word]]) -> Pacing:
     articulation = n_words / artic * 60.0 if artic > 0 and n_words >= 2 else None
     rate = 100.0 * len(fillers) / n_words if n_words else None
     return Pacing(wpm, articulation, n_words, speaking, tuple(pauses), tuple(fillers), rate)
+
+
+def pace_verdict(wpm: float, band: tuple[float, float] = WPM_BAND) -> str | None:
+    """"too fast", "too slow", or None inside `band` (words per minute, edges included).
+
+    Judged on whole words per minute, as every view shows the pace: 160.4 reads "160" and is
+    inside 120-160, never "160 words/min, too fast (band 120-160)".
+    """
+    shown = round(wpm)
+    if shown > band[1]:
+        return "too fast"
+    return "too slow" if shown < band[0] else None

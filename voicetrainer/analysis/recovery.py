@@ -64,6 +64,8 @@ class RecoveryOptions:
         follow_pitch_st, follow_loudness_db: contagion: the trainee's response this far above
             their level before the escalation means they followed the caller's rise.
         min_pairs: correlations need at least this many caller-turn/trainee-turn pairs.
+        min_mood_rise: sessions: a caller turn is an escalation when the mood rose by at least
+            this many points (of 10) before it; the +0.4 "nothing that helps" drift is not one.
     """
 
     pitch_tol_st: float = 2.5
@@ -78,6 +80,7 @@ class RecoveryOptions:
     follow_pitch_st: float = 1.0
     follow_loudness_db: float = 3.0
     min_pairs: int = 4
+    min_mood_rise: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -160,10 +163,11 @@ def st(hz: float | None) -> float:
     return 12.0 * math.log2(hz / 100.0) if hz and hz > 0 else math.nan
 
 
-def mood_escalations(events: Sequence[Mapping], caller_turns: Sequence[tuple[float, float]]) -> list[Escalation]:
+def mood_escalations(events: Sequence[Mapping], caller_turns: Sequence[tuple[float, float]], *,
+                     min_rise: float = RecoveryOptions.min_mood_rise) -> list[Escalation]:
     """Escalations from dialog decisions whose mood rose, each placed at the start of the first
     caller turn that begins at or after the decision (decisions that land on the same turn are
-    merged: mood before of the first, after of the last)."""
+    merged: mood before of the first, after of the last); only rises of `min_rise` or more count."""
     out: dict[float, Escalation] = {}
     starts = [a for a, _ in caller_turns]
     for ev in events:
@@ -180,7 +184,7 @@ def mood_escalations(events: Sequence[Mapping], caller_turns: Sequence[tuple[flo
             onset, "mood", k, prev.mood_before if prev else float(before), float(after),
             (prev.reason + "; " if prev else "") + str(ev.get("reason", "")),
         )
-    return sorted(out.values(), key=lambda e: e.t_s)
+    return sorted((e for e in out.values() if e.mood_after - e.mood_before >= min_rise - 1e-9), key=lambda e: e.t_s)
 
 
 def turn_levels(track: Track, turns: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -331,7 +335,7 @@ def analyze_recovery(
     trainee_turns = _turns(turns, "trainee")
     end_s = duration_s if duration_s is not None else (float(trainee.t_s[-1]) + 1.0 if len(trainee.t_s) else 0.0)
     band = Band.from_baseline(baseline or {}, options)
-    mood = mood_escalations(events, caller_turns)
+    mood = mood_escalations(events, caller_turns, min_rise=options.min_mood_rise)
     if mood or any(e.get("type") == "decision" for e in events):
         escalations, source = mood, "mood"
     elif caller is not None:

@@ -357,3 +357,14 @@ def _device_help(device, error: Exception, *, kind: str) -> str:
         have = "available: " + "; ".join(f"[{d['index']}] {d['name']}" for d in devices)
     which = f"{kind} device {device!r}" if device is not None else f"the default {kind} device"
     return f"cannot open {which}: {error}. {have}. Pick one with `voicetrainer devices`."
+
+
+NO_DEVICES = "no audio devices are visible on this machine (no sound card, or PulseAudio/PipeWire is not running)"
+
+
+def has_devices(*, inputs: bool = True, outputs: bool = True) -> bool:
+    """True when sounddevice sees at least one input device (if `inputs`) and one output device
+    (if `outputs`). Without a sound card it sees none."""
+    devs = list_devices()
+    return ((not inputs or any(d.get("max_input_channels", 0) > 0 for d in devs))
+            and (not outputs or any(d.get("max_output_channels", 0) > 0 for d in devs)))

@@ -94,7 +94,12 @@ class Provocation:
 
 
 class ProvocationDeck:
-    """Provocations from a persona's lines, drawn without repeating per situation (seeded)."""
+    """Provocations from a persona's lines, seeded, never one line twice while others remain.
+
+    A level draws from its situations in turn; when their lines are all used it takes an unused
+    line of the nearest level's situations (in this level's voice), and only when every line
+    has been heard does a new pass begin (never with the line just heard).
+    """
 
     def __init__(self, persona, *, seed: int = 0):
         from voicetrainer.persona.tts import band_mood, voice_for_mood
@@ -103,26 +108,43 @@ class ProvocationDeck:
         self._rng = random.Random(f"{seed}:{persona.id}:drill")
         self._voices = [voice_for_mood(persona.voice, band_mood(b)) for b in range(len(LEVEL_NAMES))]
         self._decks: dict[str, list[str]] = {}
+        self._used: set[str] = set()
+        self._last: str | None = None
+        self._new_pass = False
         self._turn = 0
 
-    def draw(self, level: int) -> Provocation:
-        situations = LEVEL_SITUATIONS[level]
-        situation = situations[self._turn % len(situations)]
-        self._turn += 1
-        deck = self._decks.get(situation)
+    def _fresh(self, situation: str) -> str | None:
+        deck = [t for t in self._decks.get(situation, []) if t not in self._used]
         if not deck:
-            deck = list(self.persona.lines.of(situation))
+            deck = [t for t in dict.fromkeys(self.persona.lines.of(situation)) if t not in self._used]
             self._rng.shuffle(deck)
-            self._decks[situation] = deck
-        return Provocation(deck.pop(), situation, level, self._voices[level])
+        self._decks[situation] = deck
+        return deck.pop() if deck else None
+
+    def draw(self, level: int) -> Provocation:
+        for src in sorted(range(len(LEVEL_SITUATIONS)), key=lambda lv: (abs(lv - level), -lv)):
+            situations = LEVEL_SITUATIONS[src]
+            for j in range(len(situations)):
+                situation = situations[(self._turn + j) % len(situations)]
+                text = self._fresh(situation)
+                if text is not None:
+                    self._turn += 1
+                    if self._last is not None and self._last != text and self._new_pass:
+                        self._used.discard(self._last)  # held back for one draw only
+                    self._new_pass = False
+                    self._used.add(text)
+                    self._last = text
+                    return Provocation(text, situation, level, self._voices[level])
+        if self._used - {self._last}:  # all heard: a new pass, not starting with the line just heard
+            self._used, self._new_pass = {self._last}, True
+        else:  # a persona with a single line
+            self._used.clear()
+        return self.draw(level)
 
     def all_renders(self) -> list[tuple[str, object]]:
         """Every (text, voice) a drill can ask for (to fill the render cache before starting)."""
-        out = []
-        for level, situations in enumerate(LEVEL_SITUATIONS):
-            for s in dict.fromkeys(situations):
-                out += [(text, self._voices[level]) for text in self.persona.lines.of(s)]
-        return list(dict.fromkeys(out))
+        texts = [t for s in dict.fromkeys(s for g in LEVEL_SITUATIONS for s in g) for t in self.persona.lines.of(s)]
+        return list(dict.fromkeys((text, voice) for voice in self._voices for text in texts))
 
 
 @dataclass

@@ -97,7 +97,11 @@ def run_breathe(args: argparse.Namespace) -> int:
         con.print(f"cues written to {out} ({len(audio) / SAMPLE_RATE:.0f} s, {SAMPLE_RATE} Hz)")
         return 0
     player = None
-    if not args.no_audio:
+    from voicetrainer.audio.sources import NO_DEVICES, has_devices
+
+    if not args.no_audio and args.output is None and not has_devices(inputs=False):
+        con.print(f"{NO_DEVICES}: the pacer runs without its tones (--out FILE.wav writes them to a file)")
+    elif not args.no_audio:
         from voicetrainer.audio.playback import Player
         from voicetrainer.calm.breathe import BREATHE_BLOCK_MS
 

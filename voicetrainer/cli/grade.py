@@ -11,7 +11,7 @@ from pathlib import Path
 from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
 
 SUMMARY_FIELDS = [
-    "input", "status", "error", "outcome", "duration_s", "overall", "trainee_wpm", "talk_ratio",
+    "input", "trainee", "status", "error", "outcome", "duration_s", "overall", "trainee_wpm", "talk_ratio",
     "mean_response_gap_s", "longest_silence_s", "interruptions_by_trainee", "filler_rate", "calm",
     "empathy", "listening", "patience", "clarity", "expectations", "courtesy", "report",
 ]
@@ -25,13 +25,19 @@ def register(sub, common) -> None:
         "voicetrainer.transcript/1, or T.vtt with <v Caller>/<v Agent> voice tags: audio measures absent).",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument("--out", metavar="DIR", help="where reports go (default: the session folder, or ./voicetrainer-reports)")
+    p.add_argument("--out", metavar="DIR", help="where reports go (default: the session folder, or ./voicetrainer-reports; "
+                   "with --json: <user data>/reports)")
     p.add_argument("--json", action="store_true", help="with one INPUT: print the report JSON to stdout")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N files in parallel (processes)")
     p.add_argument("--trainee-channel", type=int, default=1, choices=(0, 1), help="trainee's channel in a two-channel file")
     p.add_argument("--baseline", metavar="FILE", help="a calm recording of the trainee's voice")
     p.add_argument("--rubric", metavar="FILE", help="rubric file (skills, phrases, weights)")
     p.add_argument("--no-html", action="store_true", help="write report.json only")
+    who = p.add_argument_group("trainee (default: as a session says, else 'unknown')")
+    who.add_argument("--trainee", metavar="NAME", help="the trainee on every INPUT")
+    who.add_argument("--manifest", metavar="CSV", help="a CSV with 'file' and 'trainee' columns naming each input's trainee")
+    who.add_argument("--trainee-pattern", metavar="PATTERN",
+                     help="the trainee's name in each file name: '{trainee}-*.wav' or a regex with (?P<trainee>...)")
     add_history_args(p, "graded calls")
     add_model_args(p)
     p.set_defaults(func=run)
@@ -56,14 +62,23 @@ def run(args) -> int:
         from voicetrainer.errors import InputError
 
         raise InputError("--json prints one report: give exactly one INPUT (use --out for batches)")
+    from voicetrainer.session.trainees import trainee_names
+
     settings = settings_from_args(args)
     many = len(args.inputs) > 1
     stems = [Path(i).stem for i in args.inputs]
+    who = trainee_names(args.inputs, name=args.trainee, manifest=args.manifest, pattern=args.trainee_pattern)
+    json_home = None  # --json alone writes nothing into the current folder: the files go to the data folder
+    if args.json and args.out is None and not Path(args.inputs[0]).is_dir():
+        from voicetrainer.config import user_data_dir
+
+        json_home = user_data_dir(settings) / "reports" / Path(args.inputs[0]).stem
     tasks = [
         GradeTask(
-            input=str(inp), out_dir=str(_out_dir(Path(inp), args.out, many, clash=stems.count(Path(inp).stem) > 1)),
+            input=str(inp),
+            out_dir=str(json_home or _out_dir(Path(inp), args.out, many, clash=stems.count(Path(inp).stem) > 1)),
             trainee_channel=args.trainee_channel, baseline=args.baseline, rubric=args.rubric,
-            html=not args.no_html, db=history_db(args),
+            html=not args.no_html, db=history_db(args), trainee=who[inp],
         )
         for inp in args.inputs
     ]
@@ -89,6 +104,8 @@ def run(args) -> int:
     if args.json:
         if results[0].report_path:
             print(Path(results[0].report_path).read_text(), end="")
+            if json_home is not None and not args.quiet:
+                con.print(f"report files: {json_home}", markup=False)  # stderr: stdout is the JSON alone
     elif not args.quiet:
         for r in results:
             if not r.error:
@@ -101,7 +118,7 @@ def run(args) -> int:
     if many or args.out:
         base = Path(args.out) if args.out else Path("voicetrainer-reports")
         if many:
-            _write_summary(base, results)
+            _write_summary(base, results, {t.input: t.trainee for t in tasks})
             if not args.quiet:
                 con.print(f"summary: {base / 'summary.csv'}" + ("  index: " + str(base / "index.html") if (base / "index.html").exists() else ""))
     if failed:
@@ -112,7 +129,7 @@ def run(args) -> int:
     return 0
 
 
-def _write_summary(base: Path, results) -> None:
+def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> None:
     from voicetrainer.report.jsonio import write_atomic
 
     buf = io.StringIO()
@@ -121,6 +138,7 @@ def _write_summary(base: Path, results) -> None:
     for r in results:
         row = {"input": r.input, "status": "error" if r.error else "ok", "error": r.error or "", **r.summary,
                "report": os.path.relpath(r.report_path, base) if r.report_path else ""}
+        row["trainee"] = row.get("trainee") or trainee_of.get(r.input) or ""
         w.writerow(row)
     write_atomic(base / "summary.csv", buf.getvalue())
     try:
@@ -139,5 +157,6 @@ def _write_summary(base: Path, results) -> None:
             except (OSError, ValueError, KeyError, TypeError):
                 report = None
         href = os.path.relpath(r.html_path or r.report_path, base) if (r.html_path or r.report_path) else None
-        entries.append(IndexEntry(name=Path(r.input).name, href=href, report=report, error=r.error))
+        entries.append(IndexEntry(name=Path(r.input).name, href=href, report=report, error=r.error,
+                                  trainee=trainee_of.get(r.input)))
     write_index_html(entries, base / "index.html")

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from voicetrainer.errors import InputError
-    from voicetrainer.report.history import HistoryDB, trend_rows, write_csv
+    from voicetrainer.report.history import HistoryDB, write_csv
     from voicetrainer.report.schema import SKILLS
 
     from datetime import datetime
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         write_csv(records, args.csv)
         console.print(f"CSV: {args.csv}")
     if not args.no_plot and records:
-        from voicetrainer.report.plots import trend_png
+        from voicetrainer.report.trend_chart import trend_png, trend_rows
 
         path = trend_png(
             trend_rows(records),

@@ -138,11 +138,19 @@ def _list(args) -> int:
     else:
         from rich.table import Table
 
-        t = Table("id", "name", "difficulty", "scenario")
+        con = console()
+        t = Table()  # ids are what users type: never cut or wrapped; the scenario gets what is left
+        widths = [max((len(r[k]) for r in rows), default=0) for k in ("id", "name", "difficulty")]
+        for key, w in zip(("id", "name", "difficulty"), widths):
+            t.add_column(key, no_wrap=True, min_width=max(w, len(key)))
+        room = con.width - sum(max(w, len(k)) for w, k in zip(widths, ("id", "name", "difficulty"))) - 4 * 3 - 1
+        if room >= 12:
+            t.add_column("scenario", no_wrap=True, max_width=room)
         for r in rows:
             s = r["scenario"]
-            t.add_row(r["id"], r["name"], r["difficulty"], s if len(s) <= 90 else s[:87] + "...")
-        console().print(t)
+            cells = [r["id"], r["name"], r["difficulty"]]
+            t.add_row(*cells, *([s if len(s) <= room else s[: room - 1] + "…"] if room >= 12 else []))
+        con.print(t)
     err = console(stderr=True)
     for i in bad:
         err.print(f"invalid (skipped): {i}", markup=False)
@@ -200,7 +208,7 @@ def _validate(args) -> int:
                 err.print(f"error: {i}", markup=False)
         else:
             valid.append((f, persona))
-    render_failed = 0
+    render_failed: set[Path] = set()  # valid YAML whose lines cannot be voiced: invalid too
     if valid and not args.no_render:
         results = []
         with _cache(args) as cache, _progress(args) as progress:  # print after the bar is gone
@@ -208,24 +216,22 @@ def _validate(args) -> int:
                 results.append((f, persona, cache.prefill(persona, progress=progress(f"voicing {persona.id}"))))
         for f, persona, result in results:
             if result.unknown_voices:
-                render_failed += 1
+                render_failed.add(f)
                 err.print(f"error: {f}: voice.voice: espeak-ng has no voice {persona.voice.voice!r} "
                           "(list them with `espeak-ng --voices` and `espeak-ng --voices=variant`)", markup=False)  # fmt: skip
             for text, voice, msg in result.failed:
                 if voice.voice not in result.unknown_voices:
-                    render_failed += 1
+                    render_failed.add(f)
                     err.print(f"error: {f}: lines: {msg}", markup=False)
             if not result.failed:
                 out.print(f"ok: {f} ({persona.id}; {result.total} voice renders, {result.rendered} new)", markup=False)
     else:
         for f, persona in valid:
             out.print(f"ok: {f} ({persona.id})", markup=False)
-    n = len(files)
-    summary = f"{n} file{'s' if n != 1 else ''}: {len(valid)} valid, {invalid} invalid"
-    if render_failed:
-        summary += f", {render_failed} line renders failed"
-    (err if invalid or render_failed else out).print(summary, markup=False)
-    return 2 if invalid or render_failed else 0
+    n, invalid = len(files), invalid + len(render_failed)  # one verdict per file
+    summary = f"{n} file{'s' if n != 1 else ''}: {n - invalid} valid, {invalid} invalid"
+    (err if invalid else out).print(summary, markup=False)
+    return 2 if invalid else 0
 
 
 def _schema(args) -> int:

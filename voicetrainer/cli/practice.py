@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
 
+from voicetrainer.analysis.pacing import WPM_BAND
 from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
 
 DEFAULT_DEMO_PERSONA = "billing-double-charge"
@@ -68,7 +70,7 @@ class LiveView:
         self.tty = sys.stdout.isatty() and enabled
         self.enabled = enabled
         self._live = None
-        self._printed = 0
+        self._lines = CaptionLines()
         self._con = console()
 
     def __enter__(self):
@@ -89,12 +91,9 @@ class LiveView:
         if self._live:
             self._live.update(self._render(u))
             return
-        for c in u.captions:
-            key = (c["speaker"], c["t_s"])
-            if key not in getattr(self, "_seen", set()):
-                self.__dict__.setdefault("_seen", set()).add(key)
-                who = "CALLER " if c["speaker"] == "caller" else "YOU    "
-                self._con.print(f"{_mmss(c['t_s'])} {who} {c['text']}", markup=False, highlight=False)
+        for c in self._lines.feed(u):
+            who = "CALLER " if c["speaker"] == "caller" else "YOU    "
+            self._con.print(f"{_mmss(c['t_s'])} {who} {c['text']}", markup=False, highlight=False)
 
     def _render(self, u):
         from rich.panel import Panel
@@ -118,11 +117,11 @@ class LiveView:
         if base.get("pitch_median_hz"):
             pitch += f"  (your calm: {base['pitch_median_hz']:.0f} Hz)"
         grid.add_row("your pitch", pitch)
-        grid.add_row("pace", f"{u.wpm:.0f} wpm (aim 120-160)" if u.wpm else "-")
+        grid.add_row("pace", f"{u.wpm:.0f} wpm (aim {WPM_BAND[0]:.0f}-{WPM_BAND[1]:.0f})" if u.wpm else "-")
         who = "caller speaking" if u.caller_speaking else ("you are speaking" if u.trainee_speaking else "")
         grid.add_row("", Text(who, style="dim"))
         caps = Text()
-        for c in u.captions[-4:]:
+        for c in sorted(u.captions, key=lambda c: c["t_s"])[-4:]:
             caps.append(f"{_mmss(c['t_s'])} ", style="dim")
             caps.append("Caller: " if c["speaker"] == "caller" else "You: ", style="bold red" if c["speaker"] == "caller" else "bold cyan")
             caps.append(c["text"] + "\n")
@@ -130,6 +129,38 @@ class LiveView:
         if u.nudge:
             grid.add_row("tip", Text(u.nudge, style="bold yellow"))
         return Panel(grid, title=f"call with {self.persona_name}  {_mmss(u.t_s)}", subtitle="Ctrl-C ends the call")
+
+
+class CaptionLines:
+    """New captions as terminal lines, in time order.
+
+    A trainee caption exists only once their turn has ended and been transcribed, but the caller
+    may have cut in meanwhile: while a trainee turn is open, captions from its start on wait
+    until its caption arrives (or the call ends), then all print sorted by time.
+    """
+
+    ONSET_MARGIN_S = 1.5  # the turn began up to this long before an update shows trainee_speaking
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, float]] = set()
+        self._pending: list[dict] = []
+        self._open_from_s: float | None = None
+
+    def feed(self, u) -> list[dict]:
+        """The captions of update `u` that can be printed now, oldest first (empty texts dropped)."""
+        for c in u.captions:
+            key = (c["speaker"], c["t_s"])
+            if key not in self._seen:
+                self._seen.add(key)
+                self._pending.append(c)
+                if c["speaker"] == "trainee":
+                    self._open_from_s = None
+        if u.trainee_speaking and self._open_from_s is None and not u.ended:
+            self._open_from_s = u.t_s - self.ONSET_MARGIN_S
+        hold = math.inf if self._open_from_s is None or u.ended else self._open_from_s
+        ready = sorted((c for c in self._pending if c["t_s"] < hold), key=lambda c: c["t_s"])
+        self._pending = [c for c in self._pending if c["t_s"] >= hold]
+        return [c for c in ready if str(c.get("text") or "").strip()]
 
 
 def _mmss(t: float) -> str:
@@ -145,8 +176,10 @@ def _print_result(report, session_dir, con) -> None:
     skills = ", ".join(f"{k} {v.score:.0f}" for k, v in report.skills.items() if v.score is not None)
     con.print(f"overall {report.overall if report.overall is not None else '-'}  ({skills})")
     if lat.get("reply_p50_s") is not None:
-        con.print(f"caller reply latency p50 {lat['reply_p50_s']:.2f} s, p95 {lat['reply_p95_s']:.2f} s; "
-                  f"barge-in detected in {lat['barge_in_p50_s'] or 0:.2f} s ({lat.get('clock')})")
+        barge = (f"; barge-in detected in {lat['barge_in_p50_s']:.2f} s" if lat.get("barge_in_p50_s") is not None
+                 else "; no barge-in")
+        con.print(f"caller reply latency p50 {lat['reply_p50_s']:.2f} s, p95 {lat['reply_p95_s']:.2f} s{barge} "
+                  f"({lat.get('clock')})")
     for w in report.warnings:
         con.print(f"note: {w}")
     from voicetrainer.calm.breathe import breathing_suggestion  # after a hang-up or a voice that stayed high
@@ -192,6 +225,7 @@ def run_practice(args) -> int:
         _print_result(report, report.source.get("input"), con)
         return 0
     _recover_on_start(settings)
+    _require_devices()  # before the baseline sentence and the voice cache: fail first, say what works
     device_in = _device_arg(args.input)
     device_out = _device_arg(args.output)
     baseline = None if args.baseline else load_baseline(args.trainee, settings)
@@ -209,6 +243,16 @@ def run_practice(args) -> int:
                                        on_update=view.update)
     _print_result(report, session_dir, con)
     return 0
+
+
+def _require_devices() -> None:
+    from voicetrainer.audio.sources import NO_DEVICES, has_devices
+    from voicetrainer.errors import DeviceError
+
+    if not has_devices():
+        raise DeviceError(f"{NO_DEVICES}, so a live call cannot start. Without devices: "
+                          "`voicetrainer practice --simulate answers.wav` uses a recording of your answers as the "
+                          "microphone, and `voicetrainer demo` runs a whole simulated call")
 
 
 def _device_arg(value):

@@ -254,7 +254,7 @@ class DialogEngine:
         self._rng_lines = random.Random(f"{seed}:{persona.id}:lines")
         self._rng_talk = random.Random(f"{seed}:{persona.id}:talk")
         self._decks = {s: _Deck(len(persona.lines.of(s))) for s in SITUATIONS}
-        self._pending_interrupts = 0
+        self._pending_interrupts, self._interrupt_at = 0, None  # barge-ins since the last turn, first one's time
         self._interrupt_answered = False
         self._barged_this_turn = False
         self._final_line: CallerLine | None = None
@@ -292,7 +292,7 @@ class DialogEngine:
         next ``respond``."""
         if self.finished:
             return None
-        self._pending_interrupts += 1
+        self._pending_interrupts, self._interrupt_at = self._pending_interrupts + 1, t_s if self._interrupt_at is None else self._interrupt_at
         if self._rng_talk.random() < self.persona.temperament.talk_over:
             self._decide(t_s, "interrupt", f"interrupted at {fmt_time(t_s)}: talks on over the trainee")
             return None
@@ -347,7 +347,7 @@ class DialogEngine:
 
         interrupted = obs.interrupted_caller or self._pending_interrupts > 0
         answered = self._interrupt_answered
-        self._pending_interrupts, self._interrupt_answered, self._barged_this_turn = 0, False, False
+        self._pending_interrupts, self._interrupt_answered, self._barged_this_turn, self._interrupt_at = 0, False, False, None
 
         # -- does the call end?
         t = self.persona.temperament
@@ -419,9 +419,9 @@ class DialogEngine:
         kinds = set(first)
         if "timeframe" in kinds and kinds & {"next_step", "ownership"}:
             raw.append((SOLUTION_BONUS, "a concrete solution with a timeframe"))
-        interrupted = obs.interrupted_caller or self._pending_interrupts > 0
-        if interrupted:
-            raw.append((INTERRUPTION_EFFECT, f"trainee talked over the caller at {fmt_time(obs.t_s)}"))
+        if obs.interrupted_caller or self._pending_interrupts > 0:  # at the barge-in, not at the turn's end
+            at = self._interrupt_at if self._interrupt_at is not None else obs.words[0].start_s if obs.words else obs.t_s
+            raw.append((INTERRUPTION_EFFECT, f"trainee talked over the caller at {fmt_time(at)}"))
         if obs.pitch_rise_semitones is not None and obs.pitch_rise_semitones > th.pitch_rise_semitones:
             raw.append((PITCH_EFFECT, f"voice pitch up {obs.pitch_rise_semitones:.1f} st over baseline"))
         if obs.loudness_rise_db is not None and obs.loudness_rise_db > th.loudness_rise_db:

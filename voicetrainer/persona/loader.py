@@ -167,9 +167,9 @@ def _issues_from_validation(path: str, err, root) -> list[Issue]:
         elif kind == "missing":
             msg = "required, missing"
         else:
-            got = e.get("input")
-            shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-            msg = f"{e['msg']} (got {shown[:60]})"
+            from voicetrainer.persona.messages import plain_message
+
+            msg = plain_message(e)  # the trainer's words ("needs at least 2 lines; found 1"), not pydantic's
         issues.append(Issue(path, field, msg, _node_line(root, loc)))
     return issues
 

@@ -156,7 +156,11 @@ SCRIPT = """
       ph.setAttribute('x1',x);ph.setAttribute('x2',x);ph.setAttribute('visibility','visible');}
     turns.forEach(function(li){var on=t>=+li.dataset.start&&t<+li.dataset.end;li.classList.toggle('playing',on);});
   }
-  if(a){a.addEventListener('timeupdate',tick);a.addEventListener('seeked',tick);}
+  if(a){a.addEventListener('timeupdate',tick);a.addEventListener('seeked',tick);
+    var gone=function(){var g=document.getElementById('gone');if(!g)return;  // moved or deleted
+      g.textContent='The recording ('+decodeURIComponent(a.getAttribute('src'))+') is not beside this report any more: '+
+        'times are shown but cannot be played.';g.hidden=false;a.hidden=true;};
+    a.addEventListener('error',gone);if(a.error)gone();}
   var m=/^#t=([0-9.]+)$/.exec(location.hash);
   if(m&&a){a.currentTime=parseFloat(m[1]);}
   document.documentElement.setAttribute('data-ready','1');
@@ -368,7 +372,7 @@ def render_report_html(
         player = (
             f'<audio id="player" controls preload="metadata" src="{_e(audio_href)}">'
             f'Your browser cannot play the recording; open <a href="{_e(audio_href)}">{_e(audio_href)}</a>.</audio>'
-            '<span class="now" id="now" aria-live="off">00:00</span>'
+            '<span class="now" id="now" aria-live="off">00:00</span><span class="low" id="gone" role="alert" hidden></span>'
             '<span class="sub">Click a turn, a bar or a time to play from there.</span>'
         )
     else:
@@ -405,11 +409,11 @@ def render_report_html(
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename) so a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write atomically (temp file + rename) so a reader never sees half a page; the mode of
+    every result file (`voicetrainer.report.jsonio`)."""
+    from voicetrainer.report.jsonio import write_atomic
+
+    write_atomic(path, text)
 
 
 def relative_href(target: str | Path, page: str | Path) -> str:
@@ -523,9 +527,12 @@ def render_index_html(entries: Iterable[IndexEntry], *, title: str = "Graded cal
         cols.insert(1, ("Outcome", "text"))
     cols += [("Length", "num"), ("Overall", "num")]
     cols += [(SKILL_LABELS[s][0], "num") for s in SKILLS]
-    cols += [("WPM", "num"), ("Interruptions", "num"), ("Vocal calm", "num")]
+    cols += [("WPM", "num"), ("Interruptions", "num"), ("Vocal calm", "num"), ("Notes", "text")]
+    shy = {"Expectations": "Expec\u00adtations", "Interruptions": "Inter\u00adruptions", "Listening": "Listen\u00ading",
+           "Patience": "Pa\u00adtience", "Courtesy": "Cour\u00adtesy", "Empathy": "Empa\u00adthy"}  # soft hyphens: narrow
     head = "".join(
-        f'<th scope="col" data-type="{t}"><button type="button" class="sort">{_e(c)}</button></th>' for c, t in cols
+        f'<th scope="col" data-type="{t}"><button type="button" class="sort">{_e(shy.get(c, c))}</button></th>'
+        for c, t in cols
     )
     rows = []
     for en in entries:
@@ -538,7 +545,7 @@ def render_index_html(entries: Iterable[IndexEntry], *, title: str = "Graded cal
             span = len(cols) - len(cells)
             err = f'<span class="low">failed: {_e(en.error or "unknown error")}</span>'
             rows.append("<tr>" + "".join(f'<td data-v="{_e(v)}">{h}</td>' for v, h in cells)
-                        + f'<td colspan="{span}" data-v="">{err}</td></tr>')  # fmt: skip
+                        + f'<td class="wrap" colspan="{span}" data-v="">{err}</td></tr>')  # fmt: skip
             continue
         cells.append((f"{r.duration_s:.3f}", fmt_clock(r.duration_s)))
         v, s = _num_cell(r.overall)
@@ -550,19 +557,25 @@ def render_index_html(entries: Iterable[IndexEntry], *, title: str = "Graded cal
         m = r.metrics or {}
         calm = m.get("calm") if isinstance(m.get("calm"), Mapping) else {}
         cells += [_num_cell(m.get("trainee_wpm")), _num_cell(m.get("interruptions_by_trainee")), _num_cell(calm.get("score"))]
-        rows.append("<tr>" + "".join(f'<td data-v="{_e(v)}">{h}</td>' for v, h in cells) + "</tr>")
+        notes = "".join(f"<li>{_e(w)}</li>" for w in r.warnings)  # every warning: telephone band, clipping, mono...
+        rows.append("<tr>" + "".join(f'<td data-v="{_e(v)}">{h}</td>' for v, h in cells)
+                    + f'<td class="wrap notes" data-v="{_e("; ".join(r.warnings))}">'
+                    + (f'<ul class="notes">{notes}</ul>' if notes else "–") + "</td></tr>")
     ok = sum(1 for e in entries if e.report is not None)
     body = (
         f'<main><h1>{_e(title)}</h1><p class="sub">{ok} of {len(entries)} calls graded. '
         "Click a column heading to sort; click a call to open its report.</p>"
-        f'<section><div style="overflow-x:auto"><table id="summary"><thead><tr>{head}</tr></thead>'
+        f'<section><div class="scroll"><table id="summary"><thead><tr>{head}</tr></thead>'
         f'<tbody>{"".join(rows)}</tbody></table></div></section></main>'
     )
     css_extra = (
-        "td,th{white-space:nowrap}td:first-child{white-space:normal}a{color:var(--focus)}"
+        # fits 1280 px: headings and notes wrap, numbers do not; anything wider scrolls inside its card
+        "table{font-size:.9rem}th,td{padding:6px 5px;vertical-align:top}th{white-space:normal;vertical-align:bottom}"
+        "td{white-space:nowrap}td:first-child,td.wrap{white-space:normal;overflow-wrap:anywhere}td:first-child{min-width:9em}"
+        "td.notes{min-width:13em;font-size:.85rem;color:var(--muted)}ul.notes{margin:0;padding-left:1.1em}a{color:var(--focus)}"
         "th button.sort{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;color:var(--fg)}"
         'th[aria-sort=ascending] button.sort::after{content:" ▲"}th[aria-sort=descending] button.sort::after{content:" ▼"}'
-        "main{max-width:1400px}"
+        "main{max-width:1400px}.scroll{overflow-x:auto}"
     )
     return _page(title, body, script=INDEX_SCRIPT).replace("</style>", css_extra + "</style>", 1)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from voicetrainer import get_logger
+from voicetrainer.analysis.pacing import WPM_BAND, pace_verdict
 from voicetrainer.report.schema import Report, Turn, finite
 
 log = get_logger(__name__)
@@ -24,12 +25,12 @@ log = get_logger(__name__)
 VIEW_W = 960  # SVG user units; the page scales the drawing to its column width
 PLOT_X0 = 92  # left edge of the plotting area (room for lane / axis labels)
 PLOT_X1 = VIEW_W - 16  # right edge
+NOTE_CHAR_W = 7.0  # width of one character of a 12-unit "note" label (system-ui digits/letters are <= 7)
 # half-width of the baseline band drawn around the trainee's median: their own spread, clipped
 # to a readable range (a baseline measured over pauses can have a 40 dB loudness spread)
 PITCH_BAND_ST = (1.0, 4.0)  # semitones
 LOUDNESS_BAND_DB = (2.0, 6.0)  # dB
 SILENCE_DBFS = -55.0  # loudness below this is drawn as a pause, not as speech
-WPM_BAND = (120.0, 160.0)  # words per minute; the pacing band drawn when no rubric band is given
 
 COLORS = {
     "caller": "#64748b",  # slate 500: the caller (neutral; the trainee is the focus)
@@ -153,12 +154,20 @@ def timeline_svg(report: Report, *, long_silence_s: float = 3.0) -> str:
     lane_h = 30.0
     axis_y = 116.0
     body: list[str] = []
+    free_x = -math.inf  # labels never overlap: "6 s silence", else "6 s", else none (the tooltip stays)
     for a, b in silences(report.turns, min_s=long_silence_s):
         x0, x1 = x(a), x(b)
+        label = ""
+        for text in (f"{b - a:.0f} s silence", f"{b - a:.0f} s"):
+            half = NOTE_CHAR_W * len(text) / 2
+            cx = min(max((x0 + x1) / 2, PLOT_X0 + half), PLOT_X1 - half)
+            if cx - half >= free_x:
+                label, free_x = f'<text x="{cx:.1f}" y="14" text-anchor="middle" class="note">{text}</text>', cx + half + 6
+                break
         body.append(
             f'<g class="silence"><rect x="{x0:.1f}" y="18" width="{max(x1 - x0, 1):.1f}" height="{axis_y - 18}" '
             f'fill="{COLORS["silence"]}"><title>Silence {fmt_clock(a)}–{fmt_clock(b)} ({b - a:.1f} s)</title></rect>'
-            f'<text x="{(x0 + x1) / 2:.1f}" y="14" text-anchor="middle" class="note">{b - a:.0f} s silence</text></g>'
+            f"{label}</g>"
         )
     body += _time_axis(x, axis_y, grid_top=None)
     for name, y in lanes.items():
@@ -429,8 +438,9 @@ def pacing_svg(report: Report, *, band_wpm: tuple[float, float] = WPM_BAND) -> s
     label_every = max(1, math.ceil(n / 16))
     for k, (i, t, w) in enumerate(shown):
         cx = PLOT_X0 + slot * (k + 0.5)
-        inside = band_wpm[0] <= w <= band_wpm[1]
-        tip = f"Turn at {fmt_clock(t.start_s)}: {w:.0f} WPM ({'in band' if inside else 'too slow' if w < band_wpm[0] else 'too fast'}) — {_short(t.text, 60)}"
+        verdict = pace_verdict(w, band_wpm)
+        inside = verdict is None
+        tip = f"Turn at {fmt_clock(t.start_s)}: {w:.0f} WPM ({verdict or 'in band'}) — {_short(t.text, 60)}"
         body.append(
             f'<rect class="pace {"in" if inside else "out"}" data-t="{t.start_s:.2f}" tabindex="0" role="button" '
             f'aria-label="Play from {escape(tip)}" x="{cx - bw / 2:.1f}" y="{y(w):.1f}" width="{bw:.1f}" height="{y1 - y(w):.1f}" rx="3" '

@@ -29,6 +29,7 @@ class GradeTask:
     rubric: str | None = None
     html: bool = True
     db: str | None = ""
+    trainee: str | None = None  # who is on the recording (None: as the input says, else "unknown")
 
 
 @dataclass
@@ -56,7 +57,8 @@ def _get_transcriber(settings: Settings):
 def summarize(report) -> dict:
     m = report.metrics
     row = {
-        "outcome": report.outcome, "duration_s": report.duration_s, "overall": report.overall,
+        "trainee": report.source.get("trainee"), "outcome": report.outcome,
+        "duration_s": report.duration_s, "overall": report.overall,
         "trainee_wpm": m.get("trainee_wpm"), "talk_ratio": m.get("talk_ratio"),
         "mean_response_gap_s": m.get("mean_response_gap_s"), "longest_silence_s": m.get("longest_silence_s"),
         "interruptions_by_trainee": m.get("interruptions_by_trainee"), "filler_rate": m.get("filler_rate"),
@@ -77,8 +79,9 @@ def write_outputs(report, out_dir: Path, *, html: bool = True, db: str | None = 
     html_path = None
     if html:
         from voicetrainer.report.html import relative_href, write_report_html
+        from voicetrainer.report.media import place_recording
 
-        audio = report.source.get("audio")
+        audio = place_recording(report.source.get("audio"), out_dir)  # plays wherever the folder goes
         href = relative_href(audio, out_dir / "report.html") if audio else None
         html_path = write_report_html(report, out_dir / "report.html", audio_href=href)
     if db is not None:
@@ -108,6 +111,8 @@ def grade_one(task: GradeTask, settings: Settings) -> GradeResult:
 
         asr = None if is_transcript(task.input) else _get_transcriber(settings)  # text needs no model
         report = grade(task.input, opts, settings, transcriber=asr)
+        if task.trainee:
+            report.source["trainee"] = task.trainee
         rp, hp = write_outputs(report, Path(task.out_dir), html=task.html, db=task.db)
         res.report_path, res.html_path = str(rp), str(hp) if hp else None
         res.summary = summarize(report)

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any, Iterable
 
 from voicetrainer.report.schema import OUTCOME_LABELS
+from voicetrainer.analysis.pacing import WPM_BAND
 
 NAV = [
     ("/", "Practice", "recruit"),
@@ -50,7 +51,11 @@ def _difficulty(d: str) -> str:
     return f'<span class="badge {esc(d)}">{esc(d)}</span>'
 
 
-def home(personas: list[dict], devices: dict, *, default_persona: str, demo_wav: str, call: dict | None,
+def _recording_options(recordings: list[str]) -> str:
+    return "".join(f'<option value="{esc(n)}">{esc(n)} (ships with voicetrainer)</option>' for n in recordings)
+
+
+def home(personas: list[dict], devices: dict, *, default_persona: str, recordings: list[str], call: dict | None,
          notice: str | None = None, trainee: str = "trainee") -> str:
     """Pick a persona and devices, then Start call."""
     running = ""
@@ -84,7 +89,7 @@ def home(personas: list[dict], devices: dict, *, default_persona: str, demo_wav:
     sim_checked = " checked" if no_devices else ""
     body = (
         running
-        + '<form method="post" action="/api/call/start" id="start-form">'
+        + '<form method="post" action="/api/call/start" id="start-form" enctype="multipart/form-data">'
         '<fieldset><legend>1. Choose a caller</legend>'
         f'<ul class="cards" id="personas">{"".join(cards)}</ul></fieldset>'
         '<fieldset><legend>2. You and your headset</legend><div class="row">'
@@ -96,7 +101,9 @@ def home(personas: list[dict], devices: dict, *, default_persona: str, demo_wav:
         '<details' + (" open" if no_devices else "") + '><summary>Practice without a microphone (simulated call)</summary>'
         f'<p><label><input type="checkbox" name="simulate" value="1" id="simulate"{sim_checked}> '
         'Use a recording of spoken answers as the microphone</label></p>'
-        f'<p><label for="recording">Recording</label><input id="recording" name="recording" value="{esc(demo_wav)}" size="60"></p>'
+        f'<p><label for="fixture">Recording</label><select id="fixture" name="fixture">{_recording_options(recordings)}</select></p>'
+        '<p><label for="recording-file">or upload your own (WAV, FLAC or OGG of spoken answers)</label>'
+        '<input type="file" id="recording-file" name="recording_file" accept=".wav,.flac,.ogg,audio/*"></p>'
         '<p><label><input type="checkbox" name="accelerated" value="1" id="accelerated"> '
         'Accelerated (no waiting; for a quick look)</label></p></details></fieldset>'
         '<p><button type="submit" class="primary" id="start">Start call</button></p></form>'
@@ -124,7 +131,7 @@ def call_page(call: dict | None) -> str:
         '<p>Pitch <span id="pitch-text">–</span></p>'
         '<div class="meter" id="pitch-meter" role="img" aria-label="your pitch against your calm band">'
         '<div class="band" id="pitch-band" hidden></div><div class="mark" id="pitch-mark"></div></div>'
-        '<p>Pace <span id="wpm-text">–</span> <span class="hint">(aim for 120–160 words a minute)</span></p>'
+        f'<p>Pace <span id="wpm-text">–</span> <span class="hint">(aim for {WPM_BAND[0]:.0f}–{WPM_BAND[1]:.0f} words a minute)</span></p>'
         '<p class="hint" id="baseline-note"></p>'
         '<p class="speaking" id="trainee-speaking" hidden>you are speaking</p></section>'
         '<section class="panel nudge-panel" aria-labelledby="h-tip"><h2 id="h-tip">Tip</h2>'
@@ -292,13 +299,18 @@ def editor_page(file: str, text: str, *, is_new: bool) -> str:
     return layout(("New persona" if is_new else f"Edit {file}"), body, active="/personas", scripts=["editor.js"])
 
 
-def batch_page(job: dict | None, default_folder: str, notice: str | None = None) -> str:
+def batch_page(job: dict | None, recordings: list[str], notice: str | None = None) -> str:
+    shipped = "".join(
+        f'<li><label><input type="checkbox" name="fixture" value="{esc(n)}"> {esc(n)}</label></li>' for n in recordings
+    )
     form = (
-        '<form method="post" action="/api/batch/start" id="batch-form">'
-        '<p><label for="folder">Folder of recordings (WAV/FLAC files or session folders) on this machine</label>'
-        f'<input id="folder" name="folder" value="{esc(default_folder)}" size="70" required></p>'
-        '<p><label><input type="checkbox" name="history" value="1"> Record the graded calls in the history</label></p>'
-        '<p><button type="submit" class="primary">Grade the folder</button></p></form>'
+        '<form method="post" action="/api/batch/start" id="batch-form" enctype="multipart/form-data">'
+        '<p><label for="recordings">Recordings to grade (WAV, FLAC or OGG; choose several at once)</label>'
+        '<input type="file" id="recordings" name="recordings" multiple accept=".wav,.flac,.ogg,audio/*"></p>'
+        + (f'<fieldset><legend>and/or recordings that ship with voicetrainer</legend><ul class="plain" id="shipped">'
+           f'{shipped}</ul></fieldset>' if shipped else "")
+        + '<p><label><input type="checkbox" name="history" value="1"> Record the graded calls in the history</label></p>'
+        '<p><button type="submit" class="primary">Grade these recordings</button></p></form>'
     )
     status = ""
     if job is not None:

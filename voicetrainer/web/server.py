@@ -38,7 +38,7 @@ from voicetrainer import get_logger
 from voicetrainer.config import Settings, user_data_dir
 from voicetrainer.errors import InputError, PersonaError, VoiceTrainerError
 
-from . import pages
+from . import pages, uploads
 from .jobs import BatchJob, CallJob, CallRequest
 
 log = get_logger(__name__)
@@ -48,7 +48,8 @@ DEFAULT_PORT = 8765
 DEFAULT_PERSONA = "billing-double-charge"
 TOKEN_HEADER = "X-Voicetrainer-Token"
 TOKEN_COOKIE = "vt_token"
-MAX_BODY_BYTES = 1_000_000  # a persona is a few kB; nothing the pages send comes near this
+MAX_BODY_BYTES = 1_000_000  # a persona is a few kB; nothing the pages send comes near this (uploads: see uploads.py)
+UPLOAD_PATHS = ("/api/call/start", "/api/batch/start")  # the only forms that take recordings
 SSE_KEEPALIVE_S = 15.0
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -210,6 +211,9 @@ class WebApp:
         target = self.persona_path(file, must_exist=False)
         try:
             fd, tmp = tempfile.mkstemp(prefix=".edit-", suffix=".yaml", dir=target.parent)
+            from voicetrainer.report.jsonio import file_mode
+
+            os.fchmod(fd, file_mode())  # like any new file (mkstemp makes 0600)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(text)
@@ -244,6 +248,21 @@ class WebApp:
                     item["error"] = str(e)
                 out.append(item)
         return out
+
+    # -------------------------------------------------------------- recordings from the browser
+    def new_upload_dir(self) -> Path:
+        """A new folder for one request's recordings, under the user data folder (kept: they are the user's)."""
+        return self.data_dir / "uploads" / f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+    def start_batch_recordings(self, uploaded: list, fixtures: list[str], *, record_history: bool) -> BatchJob:
+        """Grade what the browser uploaded plus the shipped recordings it picked, as one batch."""
+        picked = [uploads.shipped_recording(name) for name in fixtures if name]
+        if not uploaded and not picked:
+            raise InputError("choose recordings to upload, or tick one of the shipped recordings")
+        folder = uploaded[0].path.parent if uploaded else self.new_upload_dir()
+        for src in picked:
+            uploads.link_or_copy(src, uploads.unique_path(folder, src.name))
+        return self.start_batch(str(folder), record_history=record_history)
 
     # -------------------------------------------------------------- batch
     def start_batch(self, folder: str, *, record_history: bool) -> BatchJob:
@@ -361,6 +380,12 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def _form(self) -> dict[str, str]:
+        self.upload = None
+        if uploads.is_multipart(self.headers.get("Content-Type")):
+            if urlsplit(self.path).path not in UPLOAD_PATHS:
+                raise InputError("this address takes no file uploads")
+            self.upload = uploads.read_upload_form(self.headers, self.rfile, self.app.new_upload_dir())
+            return self.upload.fields
         raw = self._body()
         if (self.headers.get("Content-Type") or "").startswith("application/json"):
             try:
@@ -409,7 +434,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             self._get(url.path, parse_qs(url.query))
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionError:  # the browser went away (BrokenPipe, ConnectionReset, ConnectionAborted)
             pass
         except VoiceTrainerError as e:
             self._error(400, str(e))
@@ -423,7 +448,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             self._post(url.path)
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionError:  # the browser went away (BrokenPipe, ConnectionReset, ConnectionAborted)
             pass
         except CallBusy as e:
             self._refused(url.path, str(e), 409)
@@ -468,7 +493,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._redirect(f"/personas/edit?file={pid}.yaml")
             self._html(pages.editor_page(f"{pid}.yaml", TEMPLATE.format(id=pid), is_new=True))
         elif path == "/batch":
-            self._html(pages.batch_page(app.batch.snapshot() if app.batch else None, str(Path.cwd())))
+            self._html(pages.batch_page(app.batch.snapshot() if app.batch else None, list(uploads.shipped_recordings())))
         elif path == "/api/call/status":
             self._json(app.call.snapshot() if app.call else {"state": "none"})
         elif path == "/api/call/events":
@@ -506,9 +531,13 @@ class Handler(BaseHTTPRequestHandler):
             persona = str(form.get("persona") or "")
             if not persona:
                 raise InputError("choose a caller first")
+            simulate = None
+            if form.get("simulate"):  # an uploaded recording, else a shipped one: never a path typed in
+                files = self.upload.files if self.upload else []
+                simulate = str(files[0].path if files else uploads.shipped_recording(form.get("fixture") or app.demo_wav.name))
             req = CallRequest(
                 persona=persona, trainee=(str(form.get("trainee") or "trainee").strip() or "trainee")[:60],
-                simulate=str(form.get("recording") or app.demo_wav) if form.get("simulate") else None,
+                simulate=simulate,
                 accelerated=bool(form.get("accelerated")), device_in=device(form.get("device_in")),
                 device_out=device(form.get("device_out")),
             )
@@ -535,7 +564,9 @@ class Handler(BaseHTTPRequestHandler):
                 out["lines"] = app.preview_lines(persona)
             self._json(out)
         elif path == "/api/batch/start":
-            app.start_batch(str(form.get("folder") or ""), record_history=bool(form.get("history")))
+            fixtures = self.upload.lists.get("fixture", []) if self.upload else [str(form.get("fixture") or "")]
+            app.start_batch_recordings(self.upload.files if self.upload else [], fixtures,
+                                       record_history=bool(form.get("history")))
             self._redirect("/batch") if not self._wants_json() else self._json({"ok": True})
         else:
             self._error(404, f"nothing to POST to at {path}")
@@ -546,7 +577,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"error": message}, status)
         elif path == "/api/batch/start":
             job = self.app.batch.snapshot() if self.app.batch else None
-            self._html(pages.batch_page(job, str(Path.cwd()), notice=pages.esc(message)), status)
+            self._html(pages.batch_page(job, list(uploads.shipped_recordings()), notice=pages.esc(message)), status)
         elif path == "/api/call/start":
             running = ' <a href="/call">Go to the running call</a>.' if status == 409 else ""
             self._html(self._home(notice=pages.esc(message) + running), status)
@@ -557,7 +588,7 @@ class Handler(BaseHTTPRequestHandler):
     def _home(self, notice: str | None = None) -> str:
         app = self.app
         personas = [r for r in app.persona_rows() if not r["issues"]]
-        return pages.home(personas, devices(), default_persona=DEFAULT_PERSONA, demo_wav=str(app.demo_wav),
+        return pages.home(personas, devices(), default_persona=DEFAULT_PERSONA, recordings=list(uploads.shipped_recordings()),
                           call=app.call.snapshot() if app.call else None, notice=notice)
 
     def _records(self, trainee: str | None):
@@ -594,8 +625,7 @@ class Handler(BaseHTTPRequestHandler):
         self._html(pages.history_page(rows, trainees, trainee, list(SKILLS), drills))
 
     def _trend(self, trainee: str | None) -> None:
-        from voicetrainer.report.history import trend_rows
-        from voicetrainer.report.plots import trend_png
+        from voicetrainer.report.trend_chart import trend_png, trend_rows
         from voicetrainer.report.schema import SKILLS
 
         records, _ = self._records(trainee)
@@ -759,6 +789,17 @@ class WebServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that goes away (tab closed, page left mid-stream, keep-alive reset) is
+        normal: a debug line. Anything else goes to the package logger, never raw to stderr."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("web: %s went away: %s", client_address[0], type(exc).__name__)
+        else:
+            log.error("web: request from %s failed", client_address[0], exc_info=exc)
 
     def shutdown(self) -> None:
         self.app.closing.set()

@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from voicetrainer.analysis.pacing import pace_verdict
 from voicetrainer.analysis.rubric.model import SIGNALS, Thresholds, _language, phrase_lists
 from voicetrainer.report.schema import Report, Turn, finite
 
 QUOTE_WORDS = 8  # words quoted from a turn for signal evidence
+NO_WORDS = "(no words recognised in this turn)"  # the quote of a voice signal on a turn without words
 MIN_FACT_WORDS = 3  # caller turns shorter than this are not facts the trainee could repeat back
 # repeat-back compares a trainee turn with this many of the caller's latest turns (plus the given
 # facts): what was just said; comparing with every earlier turn is quadratic in a long call
@@ -123,16 +125,16 @@ def find_signals(report: Report, th: Thresholds) -> dict[str, list[Hit]]:
         end = t.end_s if end is None else max(end, t.end_s)
     for t in trainee:
         wpm = finite(t.wpm)
-        if wpm is not None and len(t.words) >= th.pace_min_words and not th.wpm_min <= wpm <= th.wpm_max:
-            how = "too fast" if wpm > th.wpm_max else "too slow"
+        how = pace_verdict(wpm, (th.wpm_min, th.wpm_max)) if wpm is not None else None
+        if how is not None and len(t.words) >= th.pace_min_words:
             out["off_pace_turn"].append(Hit("off_pace_turn", round(t.start_s, 3), _quote_words(t),
                                              f"{wpm:.0f} words/min, {how} (band {th.wpm_min:g}–{th.wpm_max:g})"))  # fmt: skip
         calm = finite((t.calm or {}).get("score")) if isinstance(t.calm, Mapping) else None
         if calm is not None and calm < th.calm_turn_min:
-            out["tense_turn"].append(Hit("tense_turn", round(t.start_s, 3), _quote_words(t),
+            out["tense_turn"].append(Hit("tense_turn", round(t.start_s, 3), _quote_words(t) or NO_WORDS,
                                           f"tense voice: calm {calm:.0f}/100{_calm_detail(t.calm)}"))  # fmt: skip
         elif calm is not None and calm >= th.calm_turn_steady:
-            out["steady_turn"].append(Hit("steady_turn", round(t.start_s, 3), _quote_words(t),
+            out["steady_turn"].append(Hit("steady_turn", round(t.start_s, 3), _quote_words(t) or NO_WORDS,
                                            f"steady voice: calm {calm:.0f}/100", value=calm))  # fmt: skip
     rate = finite((report.metrics or {}).get("filler_rate"))
     if rate is not None and rate > th.filler_rate_max:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from voicetrainer import get_logger
+from voicetrainer.analysis.pacing import WPM_BAND
 from voicetrainer.errors import ConfigError
 from voicetrainer.report.schema import SKILLS
 
@@ -125,8 +126,8 @@ class Thresholds:
         calm_turn_steady: per-turn vocal calm at least this is a steady turn.
     """
 
-    wpm_min: float = 120.0
-    wpm_max: float = 160.0
+    wpm_min: float = WPM_BAND[0]
+    wpm_max: float = WPM_BAND[1]
     pace_min_words: int = 6
     long_silence_s: float = 3.0
     quick_reply_s: float = 0.2
@@ -237,8 +238,8 @@ class _EngagementIn(_Strict):
 
 
 class _ThresholdsIn(_Strict):
-    wpm_min: float = Field(default=120.0, gt=0)
-    wpm_max: float = Field(default=160.0, gt=0)
+    wpm_min: float = Field(default=WPM_BAND[0], gt=0)
+    wpm_max: float = Field(default=WPM_BAND[1], gt=0)
     pace_min_words: int = Field(default=6, ge=1)
     long_silence_s: float = Field(default=3.0, gt=0)
     quick_reply_s: float = Field(default=0.2, ge=0)

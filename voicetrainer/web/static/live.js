@@ -4,7 +4,7 @@
   var root = document.getElementById("call");
   if (!root) return;
   var $ = function (id) { return document.getElementById(id); };
-  var shown = 0;          // captions already on the page
+  var seen = {};          // captions already on the page, by speaker@time
   var redirected = false;
   var sawLive = false;    // open the report by itself only if this page watched the call
   var MOODS = ["calm", "calm", "calm", "irritated", "irritated", "annoyed", "angry", "angry", "furious", "furious", "furious"];
@@ -58,19 +58,31 @@
       $("wpm-text").textContent = u.wpm ? u.wpm.toFixed(0) + " words/min" : "–";
       setText($("nudge"), u.nudge || "");
     }
+    // captions arrive sorted by time, but a trainee's caption only when their turn has ended:
+    // it may belong before captions already shown. Each caption (speaker + time) is added once,
+    // in its place.
     var list = $("captions");
-    var caps = s.captions || [];
-    for (var i = shown; i < caps.length; i++) {
-      var c = caps[i];
+    var added = false;
+    (s.captions || []).forEach(function (c) {
+      var key = c.speaker + "@" + c.t_s;
+      if (seen[key]) return;
+      seen[key] = true;
+      added = true;
       var li = document.createElement("li");
       li.className = c.speaker;
+      li.setAttribute("data-t", c.t_s);
       var t = document.createElement("span"); t.className = "t"; t.textContent = mmss(c.t_s);
       var w = document.createElement("span"); w.className = "who"; w.textContent = c.speaker === "caller" ? "Caller" : "You";
       var x = document.createElement("span"); x.className = "text"; x.textContent = c.text || "(no words recognised)";
       li.appendChild(t); li.appendChild(w); li.appendChild(x);
-      list.appendChild(li);
+      var after = [].filter.call(list.children, function (o) { return +o.getAttribute("data-t") > c.t_s; })[0];
+      list.insertBefore(li, after || null);
+    });
+    if (added) list.scrollTop = list.scrollHeight;
+    if (s.state !== "running") {  // nobody is speaking once the call is over (or before it starts)
+      $("caller-speaking").hidden = true;
+      $("trainee-speaking").hidden = true;
     }
-    if (caps.length > shown) { list.scrollTop = list.scrollHeight; shown = caps.length; }
     var ended = s.state === "done" || s.state === "failed" || s.state === "finishing";
     $("end-call").disabled = ended;
     if (s.state === "finishing") $("end-call").textContent = "Call ended";
