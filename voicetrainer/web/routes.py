@@ -1,0 +1,322 @@
+"""The request handler: plumbing (send, errors, body), dispatch of every page and API route, and
+the pages that need data. Access checks live in `security`, event streams in `sse`, state in
+`services.WebApp`.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+import tempfile
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from voicetrainer import get_logger
+from voicetrainer.errors import InputError, VoiceTrainerError
+
+from . import pages
+from .jobs import CallRequest
+from .security import CSP, REPORT_CSP, AccessMixin
+from .services import DEFAULT_PERSONA, PERSONA_FILE, CallBusy, WebApp, calm_page_data, devices
+from .sse import EventsMixin
+
+log = get_logger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_BODY_BYTES = 1_000_000  # a persona is a few kB; nothing the pages send comes near this
+
+
+class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
+    server_version = "voicetrainer"
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def app(self) -> WebApp:
+        return self.server.app  # type: ignore[attr-defined]
+
+    def log_message(self, fmt: str, *args) -> None:  # the package logger, never stderr
+        log.debug("%s %s", self.address_string(), fmt % args)
+
+    # -------------------------------------------------------------- plumbing
+    def _send(self, status: int, body: bytes, ctype: str, *, headers: dict | None = None, csp: str = CSP) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        if csp:
+            self.send_header("Content-Security-Policy", csp)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _html(self, page: str, status: int = 200, **kw) -> None:
+        self._send(status, page.encode("utf-8"), "text/html; charset=utf-8", **kw)
+
+    def _json(self, obj: Any, status: int = 200) -> None:
+        self._send(status, json.dumps(obj).encode("utf-8"), "application/json")
+
+    def _redirect(self, location: str, headers: dict | None = None) -> None:
+        self._send(303, b"", "text/plain", headers={"Location": location, **(headers or {})})
+
+    def _error(self, status: int, message: str) -> None:
+        if self._wants_json():
+            self._json({"error": message}, status)
+        else:
+            self._html(pages.message_page(HTTPStatus(status).phrase, message), status)
+
+    def _wants_json(self) -> bool:
+        return self.path.startswith("/api/") and "text/html" not in (self.headers.get("Accept") or "")
+
+    def _body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > MAX_BODY_BYTES:
+            raise InputError(f"request body too large ({n} bytes)")
+        return self.rfile.read(n) if n else b""
+
+    def _form(self) -> dict[str, str]:
+        raw = self._body()
+        if (self.headers.get("Content-Type") or "").startswith("application/json"):
+            try:
+                doc = json.loads(raw or b"{}")
+            except ValueError as e:
+                raise InputError(f"request is not JSON ({e})") from e
+            return {k: v for k, v in doc.items()} if isinstance(doc, dict) else {}
+        return {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+    # -------------------------------------------------------------- dispatch
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if not self._allowed(url):
+            return
+        try:
+            self._get(url.path, parse_qs(url.query))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except VoiceTrainerError as e:
+            self._error(400, str(e))
+        except Exception as e:  # noqa: BLE001 - one page failing must not kill the server
+            log.exception("web: GET %s failed", url.path)
+            self._error(500, f"internal error: {type(e).__name__}: {e}")
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        if not self._allowed(url):
+            return
+        try:
+            self._post(url.path)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except CallBusy as e:
+            self._refused(url.path, str(e), 409)
+        except VoiceTrainerError as e:
+            self._refused(url.path, str(e), 400)
+        except Exception as e:  # noqa: BLE001
+            log.exception("web: POST %s failed", url.path)
+            self._error(500, f"internal error: {type(e).__name__}: {e}")
+
+    def _get(self, path: str, q: dict) -> None:
+        app = self.app
+        arg = lambda name: (q.get(name) or [""])[-1]  # noqa: E731
+        if path == "/":
+            self._html(self._home())
+        elif path == "/call":
+            self._html(pages.call_page(app.call.snapshot() if app.call else None))
+        elif path == "/mic":
+            from voicetrainer.session.practice import BASELINE_SENTENCE
+
+            self._html(pages.mic_page(devices(), BASELINE_SENTENCE))
+        elif path == "/history":
+            self._history(arg("trainee") or None)
+        elif path == "/history/trend.png":
+            self._trend(arg("trainee") or None)
+        elif path == "/calm":
+            self._html(pages.calm_page(*calm_page_data()))
+        elif path == "/personas":
+            self._html(pages.personas_page(app.persona_rows()))
+        elif path == "/personas/edit":
+            file = arg("file")
+            from voicetrainer.persona.paths import read_text_inside
+
+            app.persona_path(file, must_exist=True)
+            self._html(pages.editor_page(file, read_text_inside(file, app.personas_dir), is_new=False))
+        elif path == "/personas/new":
+            from voicetrainer.persona.template import TEMPLATE
+
+            pid = arg("id").strip().lower()
+            if not PERSONA_FILE.match(f"{pid}.yaml"):
+                pid = "new-caller"
+            if (app.personas_dir / f"{pid}.yaml").exists():
+                return self._redirect(f"/personas/edit?file={pid}.yaml")
+            self._html(pages.editor_page(f"{pid}.yaml", TEMPLATE.format(id=pid), is_new=True))
+        elif path == "/batch":
+            self._html(pages.batch_page(app.batch.snapshot() if app.batch else None, str(Path.cwd())))
+        elif path == "/api/call/status":
+            self._json(app.call.snapshot() if app.call else {"state": "none"})
+        elif path == "/api/call/events":
+            self._call_events()
+        elif path == "/api/mic/events":
+            self._mic_events(arg("device"), float(arg("seconds") or 6))
+        elif path == "/api/baseline/events":
+            self._baseline_events(arg("device"), arg("trainee"))
+        elif path == "/api/batch/status":
+            self._json(app.batch.snapshot() if app.batch else {"state": "none"})
+        elif path.startswith("/api/tts/") and path.endswith(".wav"):
+            key = path[len("/api/tts/"):-4]
+            wav = app.previews.get(key)
+            if wav is None or not wav.is_file():
+                return self._error(404, "no such preview")
+            self._send(200, wav.read_bytes(), "audio/wav")
+        elif path.startswith("/static/"):
+            self._file(STATIC_DIR, path[len("/static/"):])
+        elif path.startswith("/sessions/"):
+            self._file(app.sessions_root, path[len("/sessions/"):], report=True)
+        elif path.startswith("/batches/"):
+            self._file(app.batches_root, path[len("/batches/"):], report=True)
+        elif m := re.fullmatch(r"/h/(\d+)/([^/]+)", path):
+            self._history_file(int(m.group(1)), m.group(2))
+        elif path == "/favicon.ico":
+            self._send(204, b"", "image/x-icon")
+        else:
+            self._error(404, f"no page at {path}")
+
+    def _post(self, path: str) -> None:
+        app = self.app
+        form = self._form()
+        if path == "/api/call/start":
+            device = lambda v: None if not v else int(v) if str(v).isdigit() else str(v)  # noqa: E731
+            persona = str(form.get("persona") or "")
+            if not persona:
+                raise InputError("choose a caller first")
+            req = CallRequest(
+                persona=persona, trainee=(str(form.get("trainee") or "trainee").strip() or "trainee")[:60],
+                simulate=str(form.get("recording") or app.demo_wav) if form.get("simulate") else None,
+                accelerated=bool(form.get("accelerated")), device_in=device(form.get("device_in")),
+                device_out=device(form.get("device_out")),
+            )
+            app.start_call(req)
+            if self._wants_json():
+                self._json({"ok": True, "url": "/call"})
+            else:
+                self._redirect("/call")
+        elif path == "/api/call/stop":
+            stopped = app.stop_call()
+            if self._wants_json():
+                self._json({"ok": stopped, **({} if stopped else {"error": "no call is running"})})
+            else:
+                self._redirect("/call")
+        elif path in ("/api/personas/validate", "/api/personas/save", "/api/personas/preview"):
+            file, text = str(form.get("file") or ""), str(form.get("text") or "")
+            if path.endswith("/save"):
+                ok, issues = app.save_persona(file, text)
+                self._json({"ok": ok, "issues": issues, "saved": file if ok else None})
+                return
+            persona, issues = app.check_text(file, text)
+            out: dict = {"ok": persona is not None, "issues": issues}
+            if path.endswith("/preview") and persona is not None:
+                out["lines"] = app.preview_lines(persona)
+            self._json(out)
+        elif path == "/api/batch/start":
+            app.start_batch(str(form.get("folder") or ""), record_history=bool(form.get("history")))
+            self._redirect("/batch") if not self._wants_json() else self._json({"ok": True})
+        else:
+            self._error(404, f"nothing to POST to at {path}")
+
+    def _refused(self, path: str, message: str, status: int) -> None:
+        """A start that cannot happen: the form's page again, with the reason on top."""
+        if self._wants_json():
+            self._json({"error": message}, status)
+        elif path == "/api/batch/start":
+            job = self.app.batch.snapshot() if self.app.batch else None
+            self._html(pages.batch_page(job, str(Path.cwd()), notice=pages.esc(message)), status)
+        elif path == "/api/call/start":
+            running = ' <a href="/call">Go to the running call</a>.' if status == 409 else ""
+            self._html(self._home(notice=pages.esc(message) + running), status)
+        else:
+            self._error(status, message)
+
+    # -------------------------------------------------------------- pages with data
+    def _home(self, notice: str | None = None) -> str:
+        app = self.app
+        personas = [r for r in app.persona_rows() if not r["issues"]]
+        return pages.home(personas, devices(), default_persona=DEFAULT_PERSONA, demo_wav=str(app.demo_wav),
+                          call=app.call.snapshot() if app.call else None, notice=notice)
+
+    def _records(self, trainee: str | None):
+        from voicetrainer.report.history import HistoryDB, default_db_path
+
+        path = default_db_path()
+        if not path.exists():
+            return [], []
+        with HistoryDB(path) as db:
+            return db.sessions(trainee=trainee), db.trainees()
+
+    def _drills(self, trainee: str | None) -> list:
+        from voicetrainer.report.history import HistoryDB, default_db_path
+
+        path = default_db_path()
+        if not path.exists():
+            return []
+        with HistoryDB(path) as db:
+            return db.drills(trainee=trainee) if hasattr(db, "drills") else []
+
+    def _history(self, trainee: str | None) -> None:
+        from voicetrainer.report.schema import SKILLS
+
+        records, trainees = self._records(trainee)
+        rows = []
+        for r in records:
+            href = None
+            if r.folder and (Path(r.folder) / "report.html").is_file():
+                href = f"/h/{r.id}/report.html"
+            rows.append({"date": r.date, "trainee": r.trainee, "persona": r.persona, "overall": r.overall,
+                         "scores": r.scores, "href": href})
+        drills = [{"date": d.date, "trainee": d.trainee, "persona": d.persona, "rounds": d.rounds,
+                   "mean": d.mean_score, "min": d.min_score, "level": d.max_level} for d in self._drills(trainee)]
+        self._html(pages.history_page(rows, trainees, trainee, list(SKILLS), drills))
+
+    def _trend(self, trainee: str | None) -> None:
+        from voicetrainer.report.history import trend_rows
+        from voicetrainer.report.plots import trend_png
+        from voicetrainer.report.schema import SKILLS
+
+        records, _ = self._records(trainee)
+        with tempfile.TemporaryDirectory(prefix="vt-trend-") as tmp:
+            png = trend_png(trend_rows(records), Path(tmp) / "trend.png", skills=SKILLS,
+                            title="Skill scores over time" + (f" — {trainee}" if trainee else ""))
+            self._send(200, png.read_bytes(), "image/png")
+
+    def _history_file(self, rid: int, name: str) -> None:
+        records, _ = self._records(None)
+        rec = next((r for r in records if r.id == rid), None)
+        if rec is None or not rec.folder:
+            return self._error(404, "no such session in the history")
+        self._file(Path(rec.folder), name, report=True)
+
+    def _file(self, root: Path, rel: str, *, report: bool = False) -> None:
+        from urllib.parse import unquote
+
+        rel = unquote(rel)
+        try:
+            base = root.resolve(strict=True)
+            target = (base / rel).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return self._error(404, "not found")
+        if not target.is_relative_to(base) or not target.is_file() or "\0" in rel:
+            return self._error(404, "not found")
+        ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
+            ctype += "; charset=utf-8"
+        if report and target.suffix == ".html":
+            return self._html(pages.with_nav(target.read_text(encoding="utf-8")), csp=REPORT_CSP)
+        self._send(200, target.read_bytes(), ctype, csp=CSP if root == STATIC_DIR else REPORT_CSP)
