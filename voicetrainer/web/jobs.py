@@ -242,6 +242,7 @@ class BatchJob(_Published):
     out_dir: Path
     settings: Settings
     record_history: bool = False
+    inside: tuple[Path, ...] = ()  # when set: only inputs that resolve inside one of these folders
     items: list[BatchItem] = field(default_factory=list)
     state: str = "running"  # running | done | failed
     error: str | None = None
@@ -249,7 +250,10 @@ class BatchJob(_Published):
     def __post_init__(self) -> None:
         _Published.__init__(self)
         self._lock = threading.Lock()
-        self.items = [BatchItem(p.name, str(p)) for p in find_recordings(self.folder)]
+        found = find_recordings(self.folder)
+        if self.inside:  # a symlink in the folder must not lead the batch elsewhere
+            found = [p for p in found if any(p.resolve().is_relative_to(r) for r in self.inside)]
+        self.items = [BatchItem(p.name, str(p)) for p in found]
         self.thread = threading.Thread(target=self._run, name="web-batch", daemon=True)
 
     @property

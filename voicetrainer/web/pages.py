@@ -20,6 +20,12 @@ NAV = [
 ]
 
 
+# The server's CSRF token goes where this mark stands (routes.Handler._html fills it in): in a
+# <meta> for the scripts' fetch() calls and in a hidden field of every POST form.
+CSRF_MARK = "__vt_csrf__"
+CSRF_INPUT = f'<input type="hidden" name="csrf" value="{CSRF_MARK}">'
+
+
 def esc(v: Any) -> str:
     return escape("" if v is None else str(v), quote=True)
 
@@ -34,6 +40,7 @@ def layout(title: str, body: str, *, active: str = "", scripts: Iterable[str] = 
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="csrf-token" content="{CSRF_MARK}">'
         f'<title>{esc(title)} — voicetrainer</title><link rel="stylesheet" href="/static/app.css">{js}</head>'
         '<body><a class="skip" href="#main">Skip to content</a>'
         '<header class="top"><a class="brand" href="/">voicetrainer</a>'
@@ -82,7 +89,7 @@ def home(personas: list[dict], devices: dict, *, default_persona: str, demo_wav:
     sim_checked = " checked" if no_devices else ""
     body = (
         running
-        + '<form method="post" action="/api/call/start" id="start-form">'
+        + '<form method="post" action="/api/call/start" id="start-form">' + CSRF_INPUT +
         '<fieldset><legend>1. Choose a caller</legend>'
         f'<ul class="cards" id="personas">{"".join(cards)}</ul></fieldset>'
         '<fieldset><legend>2. You and your headset</legend><div class="row">'
@@ -134,7 +141,7 @@ def call_page(call: dict | None) -> str:
         '<section aria-labelledby="h-captions"><h2 id="h-captions">Captions</h2>'
         '<ol class="captions" id="captions" aria-live="polite"></ol></section>'
         '</div>'
-        '<noscript><form method="post" action="/api/call/stop"><button>End call</button></form></noscript>'
+        '<noscript><form method="post" action="/api/call/stop">' + CSRF_INPUT + '<button>End call</button></form></noscript>'
     )
     title = "Call with " + call["persona_name"] + (" (simulated)" if call["simulated"] else "")
     return layout(title, body, active="/", scripts=["live.js"])
@@ -291,7 +298,7 @@ def editor_page(file: str, text: str, *, is_new: bool) -> str:
 
 def batch_page(job: dict | None, default_folder: str, notice: str | None = None) -> str:
     form = (
-        '<form method="post" action="/api/batch/start" id="batch-form">'
+        '<form method="post" action="/api/batch/start" id="batch-form">' + CSRF_INPUT +
         '<p><label for="folder">Folder of recordings (WAV/FLAC files or session folders) on this machine</label>'
         f'<input id="folder" name="folder" value="{esc(default_folder)}" size="70" required></p>'
         '<p><label><input type="checkbox" name="history" value="1"> Record the graded calls in the history</label></p>'

@@ -48,7 +48,10 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: with no-referrer a browser posts our own forms with "Origin: null"
+        self.send_header("Referrer-Policy", "same-origin")
+        self.send_header("Connection", "close")  # no idle keep-alive holding a request thread
+        self.close_connection = True
         if csp:
             self.send_header("Content-Security-Policy", csp)
         for k, v in (headers or {}).items():
@@ -58,6 +61,8 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _html(self, page: str, status: int = 200, **kw) -> None:
+        # the mark only ever stands inside quotes in the app's own markup (escaped text cannot hold '"')
+        page = page.replace(f'"{pages.CSRF_MARK}"', f'"{self.app.csrf_token}"')
         self._send(status, page.encode("utf-8"), "text/html; charset=utf-8", **kw)
 
     def _json(self, obj: Any, status: int = 200) -> None:
@@ -76,54 +81,68 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
         return self.path.startswith("/api/") and "text/html" not in (self.headers.get("Accept") or "")
 
     def _body(self) -> bytes:
-        n = int(self.headers.get("Content-Length") or 0)
+        """The request body: a plain decimal Content-Length of at most MAX_BODY_BYTES, read in full
+        (a client that sends less times out after the server's socket timeout)."""
+        if self.headers.get("Transfer-Encoding"):
+            raise BadRequest("send the body with a Content-Length, not Transfer-Encoding")
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not re.fullmatch(r"\d{1,12}", raw):
+            raise BadRequest("Content-Length must be a whole number of bytes")
+        n = int(raw)
         if n > MAX_BODY_BYTES:
-            raise InputError(f"request body too large ({n} bytes)")
-        return self.rfile.read(n) if n else b""
+            raise BadRequest(f"request body too large ({n} bytes; at most {MAX_BODY_BYTES})")
+        data = self.rfile.read(n) if n else b""
+        if len(data) != n:
+            raise BadRequest("the request body is shorter than its Content-Length")
+        return data
 
     def _form(self) -> dict[str, str]:
         raw = self._body()
         if (self.headers.get("Content-Type") or "").startswith("application/json"):
             try:
                 doc = json.loads(raw or b"{}")
-            except ValueError as e:
-                raise InputError(f"request is not JSON ({e})") from e
-            return {k: v for k, v in doc.items()} if isinstance(doc, dict) else {}
+            except (ValueError, RecursionError) as e:  # RecursionError: nesting deeper than Python's stack
+                raise BadRequest("request is not a JSON object" + (" (nested too deeply)" if isinstance(
+                    e, RecursionError) else "")) from None
+            if not isinstance(doc, dict):
+                raise BadRequest("request is not a JSON object")
+            return doc
         return {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
     # -------------------------------------------------------------- dispatch
     def do_HEAD(self) -> None:
-        self.do_GET()
+        self._dispatch()
 
     def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        if not self._allowed(url):
-            return
-        try:
-            self._get(url.path, parse_qs(url.query))
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        except VoiceTrainerError as e:
-            self._error(400, str(e))
-        except Exception as e:  # noqa: BLE001 - one page failing must not kill the server
-            log.exception("web: GET %s failed", url.path)
-            self._error(500, f"internal error: {type(e).__name__}: {e}")
+        self._dispatch()
 
     def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
         url = urlsplit(self.path)
+        if "\0" in url.path or "%00" in url.path or "\0" in url.query or "%00" in url.query:
+            return self._error(400, "the address contains a NUL byte")
         if not self._allowed(url):
             return
         try:
-            self._post(url.path)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+            if self.command == "POST":
+                form = self._form()
+                if self._csrf_ok(form):
+                    self._post(url.path, form)
+            else:
+                self._get(url.path, parse_qs(url.query))
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True  # the client went away or stalled: nothing to answer
+        except BadRequest as e:
+            self._error(400, str(e))
         except CallBusy as e:
             self._refused(url.path, str(e), 409)
         except VoiceTrainerError as e:
-            self._refused(url.path, str(e), 400)
-        except Exception as e:  # noqa: BLE001
-            log.exception("web: POST %s failed", url.path)
-            self._error(500, f"internal error: {type(e).__name__}: {e}")
+            self._refused(url.path, str(e), 400) if self.command == "POST" else self._error(400, str(e))
+        except Exception as e:  # noqa: BLE001 - one request failing must not kill the server
+            log.exception("web: %s %s failed", self.command, url.path)
+            self._error(500, f"internal error ({type(e).__name__}); the server log has the details")
 
     def _get(self, path: str, q: dict) -> None:
         app = self.app
@@ -160,13 +179,13 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
                 return self._redirect(f"/personas/edit?file={pid}.yaml")
             self._html(pages.editor_page(f"{pid}.yaml", TEMPLATE.format(id=pid), is_new=True))
         elif path == "/batch":
-            self._html(pages.batch_page(app.batch.snapshot() if app.batch else None, str(Path.cwd())))
+            self._html(pages.batch_page(app.batch.snapshot() if app.batch else None, str(app.input_roots[0])))
         elif path == "/api/call/status":
             self._json(app.call.snapshot() if app.call else {"state": "none"})
         elif path == "/api/call/events":
             self._call_events()
         elif path == "/api/mic/events":
-            self._mic_events(arg("device"), float(arg("seconds") or 6))
+            self._mic_events(arg("device"), _number(arg("seconds"), "seconds", default=6.0))
         elif path == "/api/baseline/events":
             self._baseline_events(arg("device"), arg("trainee"))
         elif path == "/api/batch/status":
@@ -190,9 +209,8 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
         else:
             self._error(404, f"no page at {path}")
 
-    def _post(self, path: str) -> None:
+    def _post(self, path: str, form: dict) -> None:
         app = self.app
-        form = self._form()
         if path == "/api/call/start":
             device = lambda v: None if not v else int(v) if str(v).isdigit() else str(v)  # noqa: E731
             persona = str(form.get("persona") or "")
@@ -238,7 +256,7 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
             self._json({"error": message}, status)
         elif path == "/api/batch/start":
             job = self.app.batch.snapshot() if self.app.batch else None
-            self._html(pages.batch_page(job, str(Path.cwd()), notice=pages.esc(message)), status)
+            self._html(pages.batch_page(job, str(self.app.input_roots[0]), notice=pages.esc(message)), status)
         elif path == "/api/call/start":
             running = ' <a href="/call">Go to the running call</a>.' if status == 409 else ""
             self._html(self._home(notice=pages.esc(message) + running), status)
@@ -277,7 +295,7 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
         rows = []
         for r in records:
             href = None
-            if r.folder and (Path(r.folder) / "report.html").is_file():
+            if self._servable_folder(r.folder) and (Path(r.folder) / "report.html").is_file():
                 href = f"/h/{r.id}/report.html"
             rows.append({"date": r.date, "trainee": r.trainee, "persona": r.persona, "overall": r.overall,
                          "scores": r.scores, "href": href})
@@ -296,23 +314,40 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
                             title="Skill scores over time" + (f" — {trainee}" if trainee else ""))
             self._send(200, png.read_bytes(), "image/png")
 
+    def _servable_folder(self, folder: str | None) -> bool:
+        """True when a history record's folder is inside the app's session or batch folders: files
+        are served only from the data folder, never from wherever `grade --out` once wrote."""
+        if not folder:
+            return False
+        try:
+            where = Path(folder).resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):
+            return False
+        roots = (self.app.sessions_root, self.app.batches_root)
+        return any(where.is_relative_to(r.resolve()) and where != r.resolve() for r in roots)
+
     def _history_file(self, rid: int, name: str) -> None:
+        from urllib.parse import unquote
+
+        name = unquote(name)
         records, _ = self._records(None)
         rec = next((r for r in records if r.id == rid), None)
-        if rec is None or not rec.folder:
-            return self._error(404, "no such session in the history")
+        if rec is None or not self._servable_folder(rec.folder) or "/" in name or "\\" in name or name in (".", ".."):
+            return self._error(404, "no such report in the history")
         self._file(Path(rec.folder), name, report=True)
 
     def _file(self, root: Path, rel: str, *, report: bool = False) -> None:
         from urllib.parse import unquote
 
         rel = unquote(rel)
+        if "\0" in rel or "\\" in rel:
+            return self._error(404, "not found")
         try:
             base = root.resolve(strict=True)
             target = (base / rel).resolve(strict=True)
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):
             return self._error(404, "not found")
-        if not target.is_relative_to(base) or not target.is_file() or "\0" in rel:
+        if not target.is_relative_to(base) or not target.is_file():
             return self._error(404, "not found")
         ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
@@ -320,3 +355,22 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
         if report and target.suffix == ".html":
             return self._html(pages.with_nav(target.read_text(encoding="utf-8")), csp=REPORT_CSP)
         self._send(200, target.read_bytes(), ctype, csp=CSP if root == STATIC_DIR else REPORT_CSP)
+
+
+class BadRequest(InputError):
+    """A malformed request (answered 400 before any route runs)."""
+
+
+def _number(text: str, name: str, *, default: float) -> float:
+    """A finite number from a query parameter; BadRequest naming the parameter otherwise."""
+    import math
+
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number") from None
+    if not math.isfinite(value):
+        raise BadRequest(f"{name} must be a finite number")
+    return value

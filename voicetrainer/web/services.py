@@ -38,24 +38,38 @@ class WebApp:
 
     Args:
         settings: analysis settings (and the data folder).
-        token: required on every request when set (mandatory for a non-loopback bind).
+        token: required on every request when set (mandatory for a non-loopback bind); when None
+            a random one is made, and only the account that started the server gets in without it.
         tts_backend: the caller's voice engine (None = pyttsx3; tests pass `FakeTTS`).
         transcriber: a loaded ASR backend to share (None = load the Whisper model on first call).
         personas_dir: the personas folder (default: `voicetrainer.persona.loader.personas_dir()`).
         mic_stream_factory: for the mic check (tests pass a fake input stream).
+        input_roots: folders the app may read recordings from (batch grading, a simulated call's
+            microphone), besides ``<data>/recordings``, the demo recording's folder and the
+            folders in ``$VOICETRAINER_INPUTS`` (separated by the path separator).
     """
 
     def __init__(self, *, settings: Settings = Settings(), token: str | None = None, tts_backend=None,
-                 transcriber=None, personas_dir: Path | None = None, mic_stream_factory=None):
+                 transcriber=None, personas_dir: Path | None = None, mic_stream_factory=None,
+                 input_roots: tuple[Path, ...] | list[Path] = ()):
         from voicetrainer.persona.loader import personas_dir as default_personas_dir
 
+        from .security import new_token
+
         self.settings = settings
-        self.token = token
+        self.token_required = token is not None  # an explicit token binds everyone, the owner too
+        self.token = token or new_token()  # else: the owner gets in without it, other accounts need it
+        self.owner_uid = os.getuid() if hasattr(os, "getuid") else None
+        self.csrf_token = new_token()  # sent back by the app's own pages with every change
+        self.loopback_only = True  # make_server: False when bound to another address
         self.tts_backend = tts_backend
         self.personas_dir = Path(personas_dir) if personas_dir else default_personas_dir()
         self.data_dir = user_data_dir(settings)
         self.mic_stream_factory = mic_stream_factory
         self.demo_wav = repo_fixture("demo_trainee.wav")
+        env_roots = [Path(x) for x in os.environ.get("VOICETRAINER_INPUTS", "").split(os.pathsep) if x.strip()]
+        self.input_roots = tuple(Path(r).expanduser() for r in (
+            self.data_dir / "recordings", self.demo_wav.parent, *env_roots, *input_roots))
         self._transcriber = transcriber
         self._lock = threading.Lock()
         self.call: CallJob | None = None
@@ -87,14 +101,14 @@ class WebApp:
         """Start a call; InputError if one is running or the request is bad."""
         import dataclasses
 
-        from voicetrainer.persona.loader import load_persona, resolve_persona_path
+        from voicetrainer.persona.loader import load_persona_file
         from voicetrainer.session.practice import load_baseline, new_session_dir
 
-        path = resolve_persona_path(req.persona, self.personas_dir)  # this app's folder, not the default
-        persona = load_persona(path)
+        path = self.persona_by_id(req.persona)
+        persona = load_persona_file(path)
         req = dataclasses.replace(req, persona=str(path))
-        if req.simulate and not Path(req.simulate).is_file():
-            raise InputError("recording not found", path=req.simulate)
+        if req.simulate:
+            req = dataclasses.replace(req, simulate=str(self.allowed_input(req.simulate, folder=False)))
         if not req.simulate:
             found = devices()
             if not found["inputs"] or not found["outputs"]:
@@ -147,6 +161,33 @@ class WebApp:
         if target.parent != self.personas_dir.resolve():
             raise PersonaError("is outside the personas folder", path=file)
         return target
+
+    def persona_by_id(self, ident: str) -> Path:
+        """The persona file for an id (or its file name) in the personas folder; never a path elsewhere."""
+        names = [ident] if ident.endswith((".yaml", ".yml")) else [f"{ident}.yaml", f"{ident}.yml"]
+        for name in names:
+            if PERSONA_FILE.match(name) and ((self.personas_dir / name).exists() or (self.personas_dir / name).is_symlink()):
+                return self.persona_path(name, must_exist=True)
+        raise PersonaError("no such persona in the personas folder (choose one from the list)",
+                           path=ident if PERSONA_FILE.match(names[0]) else "the chosen persona")
+
+    def allowed_input(self, given: str, *, folder: bool) -> Path:
+        """`given` resolved, if it is inside one of `input_roots`; InputError naming the roots otherwise.
+        The message never quotes anything read from the file."""
+        kind = "folder" if folder else "recording"
+        try:
+            where = Path(given).expanduser().resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):
+            raise InputError(f"{kind} not found", path=given) from None
+        roots = [r.resolve() for r in self.input_roots if r.exists()]
+        if not any(where.is_relative_to(r) for r in roots):
+            shown = ", ".join(str(r) for r in self.input_roots)
+            raise InputError(f"is outside the folders this app may read ({shown}); copy the {kind} into "
+                             "one of them, or add its folder to $VOICETRAINER_INPUTS (or serve --allow-folder)",
+                             path=given)
+        if folder != where.is_dir() or (not folder and not where.is_file()):
+            raise InputError(f"not a {kind}", path=given)
+        return where
 
     def check_text(self, file: str, text: str) -> tuple[Any, list[dict]]:
         """Validate persona YAML as if it were saved as `file`: (persona or None, issues)."""
@@ -205,9 +246,7 @@ class WebApp:
 
     # -------------------------------------------------------------- batch
     def start_batch(self, folder: str, *, record_history: bool) -> BatchJob:
-        path = Path(folder).expanduser()
-        if not path.is_dir():
-            raise InputError("not a folder", path=folder)
+        path = self.allowed_input(folder, folder=True)
         with self._lock:
             if self.batch is not None and self.batch.active:
                 raise CallBusy("a batch is already being graded; wait for it to finish")
@@ -217,7 +256,8 @@ class WebApp:
             while out.exists():
                 n += 1
                 out = out.with_name(f"{out.name}-{n}")
-            job = BatchJob(path, out, self.settings, record_history=record_history)
+            job = BatchJob(path, out, self.settings, record_history=record_history,
+                           inside=tuple(r.resolve() for r in self.input_roots if r.exists()))
             if not job.items:
                 raise InputError("no recordings (.wav, .flac, .ogg) or session folders in this folder", path=folder)
             self.batch = job
