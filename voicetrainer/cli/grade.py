@@ -27,7 +27,10 @@ def register(sub, common) -> None:
     p.add_argument("--out", metavar="DIR", help="where reports go (default: the session folder, or ./voicetrainer-reports)")
     p.add_argument("--json", action="store_true", help="with one INPUT: print the report JSON to stdout")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N files in parallel (processes)")
-    p.add_argument("--trainee-channel", type=int, default=1, choices=(0, 1), help="trainee's channel in a two-channel file")
+    p.add_argument("--trainee-channel", type=int, default=1, metavar="N",
+                   help="trainee's channel in a file of two or more channels (default 1)")
+    p.add_argument("--caller-channel", type=int, default=None, metavar="N",
+                   help="caller's channel (default: the other of 0 and 1)")
     p.add_argument("--baseline", metavar="FILE", help="a calm recording of the trainee's voice")
     p.add_argument("--rubric", metavar="FILE", help="rubric file (skills, phrases, weights)")
     p.add_argument("--no-html", action="store_true", help="write report.json only")
@@ -58,12 +61,13 @@ def run(args) -> int:
     tasks = [
         GradeTask(
             input=str(inp), out_dir=str(_out_dir(Path(inp), args.out, many)),
-            trainee_channel=args.trainee_channel, baseline=args.baseline, rubric=args.rubric,
+            trainee_channel=args.trainee_channel, caller_channel=args.caller_channel, baseline=args.baseline, rubric=args.rubric,
             html=not args.no_html, db=history_db(args),
         )
         for inp in args.inputs
     ]
     con = console(stderr=True)
+    _say_channels(con, args)
     results = []
     if many and not args.quiet:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -106,6 +110,26 @@ def run(args) -> int:
         worst = max(r.exit_code for r in failed)
         return worst
     return 0
+
+
+def _say_channels(con, args) -> None:
+    """Before grading: which two channels of a file with more than two are graded."""
+    from voicetrainer.errors import VoiceTrainerError
+    from voicetrainer.session.grader import call_channels
+
+    for inp in args.inputs:
+        if Path(inp).is_dir() or not Path(inp).is_file():
+            continue
+        try:
+            from voicetrainer.audio.sources import probe_audio
+
+            n = probe_audio(inp).channels
+            if n > 2:
+                _, notes = call_channels(n, trainee_channel=args.trainee_channel, caller_channel=args.caller_channel)
+                for note in notes:
+                    con.print(f"{inp}: {note}", markup=False, highlight=False)
+        except VoiceTrainerError:
+            continue  # grading reports the problem with the file
 
 
 def _write_summary(base: Path, results) -> None:

@@ -25,6 +25,7 @@ class GradeTask:
     input: str
     out_dir: str
     trainee_channel: int = 1
+    caller_channel: int | None = None  # None: the other of channels 0/1 (see grader.call_channels)
     baseline: str | None = None
     rubric: str | None = None
     html: bool = True
@@ -103,7 +104,8 @@ def grade_one(task: GradeTask, settings: Settings) -> GradeResult:
 
     res = GradeResult(task.input)
     try:
-        opts = GradeOptions(trainee_channel=task.trainee_channel, baseline=task.baseline, rubric=task.rubric)
+        opts = GradeOptions(trainee_channel=task.trainee_channel, caller_channel=task.caller_channel,
+                            baseline=task.baseline, rubric=task.rubric)
         report = grade(task.input, opts, settings, transcriber=_get_transcriber(settings))
         rp, hp = write_outputs(report, Path(task.out_dir), html=task.html, db=task.db)
         res.report_path, res.html_path = str(rp), str(hp) if hp else None

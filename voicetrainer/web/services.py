@@ -210,6 +210,7 @@ class WebApp:
         try:
             fd, tmp = tempfile.mkstemp(prefix=".edit-", suffix=".yaml", dir=target.parent)
             try:
+                os.fchmod(fd, _file_mode(target))  # mkstemp makes 0600; keep the file's own mode
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(text)
                 os.replace(tmp, target)  # atomic: the old file stays whole until the new one is complete
@@ -262,6 +263,25 @@ class WebApp:
                 raise InputError("no recordings (.wav, .flac, .ogg) or session folders in this folder", path=folder)
             self.batch = job
         return job.start()
+
+
+def _file_mode(target: Path) -> int:
+    """The permission bits a saved file should have: the existing file's, else what a new file
+    gets under the process umask (read from /proc: os.umask() would change it for every thread)."""
+    import stat
+
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        pass
+    umask = 0o022
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o666 & ~umask
 
 
 class CallBusy(InputError):

@@ -1,0 +1,102 @@
+"""Fault matrix items (issue #17) outside the web server: channels, persona YAML, file modes,
+bad samples, odd file names, unwritable folders."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voicetrainer.errors import AudioInputError, PersonaError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------- 14. channels
+
+def _six_channel(path: Path) -> Path:
+    t = np.arange(16000) / 16000
+    data = np.stack([0.1 * np.sin(2 * np.pi * (200 + 50 * c) * t) for c in range(6)], axis=1).astype(np.float32)
+    sf.write(path, data, 16000)
+    return path
+
+
+def test_six_channels_are_named_and_chosen(tmp_path):
+    from voicetrainer.session.grader import resolve_input
+
+    wav = _six_channel(tmp_path / "six.wav")
+    call = resolve_input(wav)
+    assert call.speakers == {"caller": 0, "trainee": 1}
+    assert call.notes and "6 channels" in call.notes[0] and "--caller-channel" in call.notes[0]
+    call = resolve_input(wav, trainee_channel=4, caller_channel=2)
+    assert call.speakers == {"caller": 2, "trainee": 4} and "channel 2 was graded as the caller" in call.notes[0]
+    with pytest.raises(AudioInputError, match="--trainee-channel 6 does not exist: the file has 6 channels"):
+        resolve_input(wav, trainee_channel=6)
+    with pytest.raises(AudioInputError, match="both 3"):
+        resolve_input(wav, trainee_channel=3, caller_channel=3)
+    # two channels: nothing to say
+    sf.write(tmp_path / "two.wav", np.zeros((1600, 2), np.float32), 16000)
+    assert resolve_input(tmp_path / "two.wav").notes == []
+
+
+def test_grade_cli_says_which_channels_it_grades(tmp_path, capsys):
+    from voicetrainer.cli import grade as grade_cli
+
+    wav = _six_channel(tmp_path / "six.wav")
+    out = io.StringIO()
+    from rich.console import Console
+
+    args = argparse.Namespace(inputs=[str(wav)], trainee_channel=5, caller_channel=None)
+    grade_cli._say_channels(Console(file=out, width=300), args)
+    assert "6 channels: channel 0 was graded as the caller and channel 5 as the trainee" in out.getvalue()
+
+
+# ----------------------------------------------------------------------------- 14. persona YAML and file mode
+
+def test_duplicate_yaml_keys_in_a_persona_are_refused(tmp_path):
+    from voicetrainer.persona.loader import check_file, load_persona_file
+
+    text = (REPO / "personas" / "billing-double-charge.yaml").read_text()
+    good = tmp_path / "billing-double-charge.yaml"
+    good.write_text(text)
+    assert load_persona_file(good).id == "billing-double-charge"
+    lines = text.splitlines()
+    i = next(n for n, s in enumerate(lines) if s.strip().startswith("start_anger:"))
+    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+    lines.insert(i + 1, f"{indent}start_anger: 2")
+    good.write_text("\n".join(lines) + "\n")
+    with pytest.raises(PersonaError, match=rf"line {i + 2}: key 'start_anger' appears twice .*first on line {i + 1}"):
+        load_persona_file(good)
+    persona, issues = check_file(good)
+    assert persona is None and "appears twice" in issues[0].message
+    good.write_text("id: a\nid: b\n")
+    with pytest.raises(PersonaError, match="key 'id' appears twice"):
+        load_persona_file(good)
+
+
+def test_web_editor_save_keeps_the_file_mode(tmp_path, monkeypatch):
+    from voicetrainer.web.server import WebApp
+
+    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
+    personas = tmp_path / "personas"
+    shutil.copytree(REPO / "personas", personas)
+    target = personas / "billing-double-charge.yaml"
+    for mode in (0o644, 0o664, 0o600):
+        os.chmod(target, mode)
+        ok, issues = WebApp(personas_dir=personas).save_persona(target.name, target.read_text() + "\n")
+        assert ok, issues
+        assert stat.S_IMODE(target.stat().st_mode) == mode
+    new = target.read_text().replace("id: billing-double-charge", "id: brand-new")
+    old_umask = os.umask(0o022)
+    try:
+        assert WebApp(personas_dir=personas).save_persona("brand-new.yaml", new)[0]
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((personas / "brand-new.yaml").stat().st_mode) == 0o644
