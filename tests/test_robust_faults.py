@@ -100,3 +100,31 @@ def test_web_editor_save_keeps_the_file_mode(tmp_path, monkeypatch):
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE((personas / "brand-new.yaml").stat().st_mode) == 0o644
+
+
+# ----------------------------------------------------------------------------- 6. demo --out
+
+def test_demo_never_deletes_what_it_did_not_write(tmp_path, capsys, no_history):
+    from voicetrainer.cli import main
+    from voicetrainer.cli.practice import _clear_demo_folder
+
+    mine = tmp_path / "docs"
+    (mine / "notes").mkdir(parents=True)
+    (mine / "session.json").write_text("{}")
+    (mine / "thesis.txt").write_text("years of work")
+    (mine / "notes" / "a.md").write_text("keep")
+    assert main(["demo", "--fast", "--out", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert "did not write" in err and "notes" in err and str(mine) in err
+    assert (mine / "thesis.txt").read_text() == "years of work" and (mine / "notes" / "a.md").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.wav").write_bytes(b"RIFF")
+    assert main(["demo", "--fast", "--out", str(other)]) == 2 and (other / "x.wav").exists()
+    # an earlier demo's own files are replaced
+    old = tmp_path / "demo-out"
+    old.mkdir()
+    for name in ("session.json", "call.wav", "events.jsonl", "report.json", "report.html"):
+        (old / name).write_text("old")
+    _clear_demo_folder(old)
+    assert old.is_dir() and not any(old.iterdir())
