@@ -128,3 +128,29 @@ def test_demo_never_deletes_what_it_did_not_write(tmp_path, capsys, no_history):
         (old / name).write_text("old")
     _clear_demo_folder(old)
     assert old.is_dir() and not any(old.iterdir())
+
+
+# ----------------------------------------------------------------------------- 11. NaN / Inf samples
+
+def test_nan_and_inf_samples_are_cleaned_and_reported(tmp_path, transcriber, no_history):
+    import json
+
+    from voicetrainer.audio.sources import FileSource
+    from voicetrainer.cli import main
+
+    data, rate = sf.read(REPO / "audio_fixtures" / "demo_trainee.wav", dtype="float32", frames=16000 * 8)
+    data = data if data.ndim == 1 else data.mean(axis=1)
+    data[1000:1100] = np.nan
+    data[5000] = np.inf
+    data[6000] = -np.inf
+    data[7000] = 3.0e30
+    wav = tmp_path / "broken.wav"
+    sf.write(wav, data, rate, subtype="FLOAT")
+    src = FileSource(wav)
+    frames = [f.samples for f in src]
+    assert all(np.isfinite(f).all() and np.abs(f).max() <= 1.0 for f in frames)
+    assert src.nonfinite_samples == 102
+    out = tmp_path / "out"
+    assert main(["grade", str(wav), "--out", str(out), "--no-history"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert any("102 sample(s)" in w and "NaN" in w for w in report["warnings"])

@@ -104,6 +104,18 @@ def probe_audio(path: str | Path) -> AudioInfo:
     return AudioInfo(str(p), int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
 
 
+def finite_samples(data: np.ndarray) -> tuple[np.ndarray, int]:
+    """(`data` with NaN/Inf samples set to 0 and the rest clipped to [-1, 1], how many were NaN/Inf).
+
+    A float WAV can hold any float; one non-finite sample would make every later measure NaN.
+    """
+    bad = ~np.isfinite(data)
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad:
+        data = np.where(bad, np.float32(0.0), data)
+    return np.clip(data, -1.0, 1.0), n_bad
+
+
 class FileSource:
     """Frames from an audio file, streamed in 1 s blocks, resampled to 16 kHz.
 
@@ -122,6 +134,7 @@ class FileSource:
                 )
         self.clipped_samples = 0
         self.samples_read = 0
+        self.nonfinite_samples = 0  # NaN/Inf samples of a float file, replaced by silence
 
     @property
     def duration_s(self) -> float:
@@ -139,6 +152,8 @@ class FileSource:
                     last = len(data) < block
                     if len(data):
                         data = data[:, self.channels]
+                        data, bad = finite_samples(data)
+                        self.nonfinite_samples += bad
                         self.samples_read += len(data)
                         self.clipped_samples += int(np.count_nonzero(np.abs(data) >= 0.999))
                     yield from reframer.push(data, last=last)

@@ -175,6 +175,9 @@ def grade(
         baseline = stats
     report = build_report(call, result, baseline=baseline, clipped_fraction=source.clipped_samples / max(1, source.samples_read * len(call.speakers)))
     report.warnings.extend(call.notes)
+    if source.nonfinite_samples:
+        report.warnings.append(f"{source.nonfinite_samples} sample(s) in the file were not numbers (NaN or infinity) "
+                               "and were graded as silence: the recording is damaged")
     _score_skills(report, call, options)
     return report
 
