@@ -154,3 +154,30 @@ def test_nan_and_inf_samples_are_cleaned_and_reported(tmp_path, transcriber, no_
     assert main(["grade", str(wav), "--out", str(out), "--no-history"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert any("102 sample(s)" in w and "NaN" in w for w in report["warnings"])
+
+
+# ----------------------------------------------------------------------------- 12. non-UTF-8 file names
+
+def test_non_utf8_file_names_grade_and_keep_every_result(tmp_path, transcriber, no_history, capsys):
+    import json
+
+    from voicetrainer.cli import main
+    from voicetrainer.report.history import HistoryDB, default_db_path
+
+    data, rate = sf.read(REPO / "audio_fixtures" / "demo_trainee.wav", dtype="float32", frames=16000 * 8)
+    bad = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9-\xff.wav"))  # Latin-1 bytes: not UTF-8
+    ok = tmp_path / "ok.wav"
+    sf.write(os.fsencode(bad), data, rate, format="WAV")
+    sf.write(ok, data, rate)
+    capsys.readouterr()
+    assert main(["voice", str(bad), str(ok), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and all("calm" in r for r in rows)
+    assert rows[0]["file"].endswith("caf\ufffd-\ufffd.wav")
+    out = tmp_path / "out"
+    assert main(["grade", str(bad), str(ok), "--out", str(out)]) == 0
+    assert "internal error" not in capsys.readouterr().err
+    summary = (out / "summary.csv").read_text(encoding="utf-8")
+    assert "caf\ufffd-\ufffd.wav" in summary and summary.count(",ok,") == 2
+    with HistoryDB(default_db_path()) as db:
+        assert db.count() == 2

@@ -6,7 +6,24 @@ to exit status 2 and prints ``str(error)`` as one line; anything else is an inte
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def printable(text: str | os.PathLike | bytes) -> str:
+    """`text` (a string or a path) safe to print or to store as UTF-8.
+
+    A file name that is not UTF-8 reaches Python as a str holding surrogate escapes, which
+    every UTF-8 writer (stdout, JSON files, SQLite) refuses; its undecodable bytes become U+FFFD.
+    """
+    s = os.fspath(text) if isinstance(text, os.PathLike) else text
+    if isinstance(s, bytes):
+        return s.decode("utf-8", "replace")
+    s = str(s)
+    try:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        return s.encode("utf-8", "replace").decode("utf-8")
 
 
 class VoiceTrainerError(Exception):
@@ -15,7 +32,7 @@ class VoiceTrainerError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, *, path: str | Path | None = None, field: str | None = None):
-        self.path = str(path) if path is not None else None
+        self.path = printable(path) if path is not None else None
         self.field = field
         self.reason = message
         parts = []

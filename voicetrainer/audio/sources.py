@@ -84,7 +84,7 @@ def probe_audio(path: str | Path) -> AudioInfo:
     if p.stat().st_size == 0:
         raise AudioInputError("file is empty (0 bytes)", path=p)
     try:
-        info = sf.info(str(p))
+        info = sf.info(os.fsencode(p))  # bytes: a file name need not be UTF-8
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AudioInputError(
             f"not a readable audio file ({str(e).strip() or 'format not recognised'}); expected WAV or FLAC",
@@ -146,7 +146,7 @@ class FileSource:
         block = max(1, int(self.info.sample_rate * READ_BLOCK_S))
         reframer = Reframer(self.info.sample_rate, len(self.channels))
         try:
-            with sf.SoundFile(str(self.path)) as f:
+            with sf.SoundFile(os.fsencode(self.path)) as f:
                 while True:
                     data = f.read(block, dtype="float32", always_2d=True)
                     last = len(data) < block

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
+from voicetrainer.errors import printable
 
 SUMMARY_FIELDS = [
     "input", "status", "error", "duration_s", "overall", "trainee_wpm", "talk_ratio",
@@ -77,7 +78,7 @@ def run(args) -> int:
             bar = prog.add_task("", total=len(tasks))
             for res in grade_many(tasks, settings, jobs=args.jobs):
                 results.append(res)
-                prog.update(bar, advance=1, description=Path(res.input).name)
+                prog.update(bar, advance=1, description=printable(Path(res.input).name))
     else:
         results = list(grade_many(tasks, settings, jobs=args.jobs))
 
@@ -94,8 +95,8 @@ def run(args) -> int:
             if not r.error:
                 summary = r.summary
                 con.print(
-                    f"{r.input}: overall {summary.get('overall') or '-'}, calm {summary.get('calm') or '-'}, "
-                    f"{summary.get('trainee_wpm') or '-'} wpm -> {r.report_path}"
+                    f"{printable(r.input)}: overall {summary.get('overall') or '-'}, calm {summary.get('calm') or '-'}, "
+                    f"{summary.get('trainee_wpm') or '-'} wpm -> {printable(r.report_path)}"
                     + (f" (+ {Path(r.html_path).name})" if r.html_path else ""), markup=False,
                 )
     if many or args.out:
@@ -127,7 +128,7 @@ def _say_channels(con, args) -> None:
             if n > 2:
                 _, notes = call_channels(n, trainee_channel=args.trainee_channel, caller_channel=args.caller_channel)
                 for note in notes:
-                    con.print(f"{inp}: {note}", markup=False, highlight=False)
+                    con.print(f"{printable(inp)}: {note}", markup=False, highlight=False)
         except VoiceTrainerError:
             continue  # grading reports the problem with the file
 
@@ -139,8 +140,8 @@ def _write_summary(base: Path, results) -> None:
     w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
     w.writeheader()
     for r in results:
-        row = {"input": r.input, "status": "error" if r.error else "ok", "error": r.error or "", **r.summary,
-               "report": os.path.relpath(r.report_path, base) if r.report_path else ""}
+        row = {"input": printable(r.input), "status": "error" if r.error else "ok", "error": r.error or "", **r.summary,
+               "report": printable(os.path.relpath(r.report_path, base)) if r.report_path else ""}
         w.writerow(row)
     write_atomic(base / "summary.csv", buf.getvalue())
     try:
@@ -159,5 +160,6 @@ def _write_summary(base: Path, results) -> None:
             except (OSError, ValueError, KeyError, TypeError):
                 report = None
         href = os.path.relpath(r.html_path or r.report_path, base) if (r.html_path or r.report_path) else None
-        entries.append(IndexEntry(name=Path(r.input).name, href=href, report=report, error=r.error))
+        entries.append(IndexEntry(name=printable(Path(r.input).name), href=printable(href) if href else None,
+                                  report=report, error=r.error))
     write_index_html(entries, base / "index.html")

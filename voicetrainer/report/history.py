@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from voicetrainer import get_logger
-from voicetrainer.errors import ConfigError
+from voicetrainer.errors import ConfigError, printable
 from voicetrainer.report.schema import SKILLS, Report, finite
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -312,10 +312,11 @@ class HistoryDB:
             rubric: the rubric's name or path, for the record.
         """
         metrics = key_metrics(report)
-        folder_s = str(Path(folder).resolve()) if folder is not None else None
+        # printable(): SQLite stores UTF-8 only, and a file name need not be (its odd bytes become U+FFFD)
+        folder_s = printable(Path(folder).resolve()) if folder is not None else None
         row = {
-            "trainee": trainee,
-            "persona": persona,
+            "trainee": printable(trainee) if trainee is not None else None,
+            "persona": printable(persona) if persona is not None else None,
             "date": _iso(date),
             "folder": folder_s,
             "overall": finite(report.overall),

@@ -19,7 +19,7 @@ from voicetrainer.analysis.recovery import analyze_recovery
 from voicetrainer.asr import Transcriber
 from voicetrainer.audio.sources import AudioInfo, FileSource, probe_audio
 from voicetrainer.config import Settings
-from voicetrainer.errors import AudioInputError
+from voicetrainer.errors import AudioInputError, printable
 from voicetrainer.report.schema import Interruption, Report, Turn, Word
 from voicetrainer.session.analyzer import CallAnalyzer, CallResult
 from voicetrainer.session.pipeline import ChannelAnalyzer, VoiceAccumulator, VoiceStats
@@ -341,8 +341,8 @@ def build_report(
         metrics=metrics,
         latency=latency,
         source={
-            "input": str(call.path),
-            "audio": str(call.audio),
+            "input": printable(call.path),
+            "audio": printable(call.audio),
             "sample_rate_hz": call.info.sample_rate,
             "channels": call.info.channels,
             "speakers": call.speakers,

@@ -9,6 +9,7 @@ a null sink (or a file). Both go through `run_call`, so they are the same code.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -87,7 +88,7 @@ class VoiceBank:
             log.warning("caller line skipped, synthesis failed: %s", e)
             return np.zeros(0, dtype=np.float32)
         if path not in self._memo:
-            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            audio, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
             self._memo[path] = resample(audio.mean(axis=1), rate, SAMPLE_RATE)
         return self._memo[path]
 

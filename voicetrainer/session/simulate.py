@@ -19,6 +19,7 @@ Script format (``<recording>.json``)::
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,7 +57,7 @@ def load_script(recording: str | Path) -> tuple[np.ndarray, list[Answer]]:
 
     rec = Path(recording)
     info = probe_audio(rec)
-    audio, rate = sf.read(str(rec), dtype="float32", always_2d=True)
+    audio, rate = sf.read(os.fsencode(rec), dtype="float32", always_2d=True)
     audio, bad = finite_samples(audio)
     if bad:
         log.warning("%s: %d NaN/infinite sample(s) replaced by silence", rec, bad)
