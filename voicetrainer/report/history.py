@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from voicetrainer import get_logger
 from voicetrainer.errors import ConfigError, printable
 # CSV export and trend rows live in history_export (this module stays under 450 lines)
-from voicetrainer.report.history_schema import MIGRATIONS, SCHEMA_VERSION, _migrate_1  # noqa: F401
+from voicetrainer.report.history_schema import MIGRATIONS, SCHEMA_VERSION, _migrate_1, _migrate_2, _migrate_3  # noqa: F401
 from voicetrainer.report.history_export import CSV_COLUMNS, METRIC_COLUMNS, trend_rows, write_csv  # noqa: F401
 from voicetrainer.report.schema import SKILLS, Report, finite
 
