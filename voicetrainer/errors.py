@@ -26,6 +26,22 @@ def printable(text: str | os.PathLike | bytes) -> str:
         return s.encode("utf-8", "replace").decode("utf-8")
 
 
+def os_error_message(e: OSError, *, what: str = "") -> str:
+    """One line for a failed file operation: the path, the OS reason and what to do about it."""
+    import errno
+
+    where = printable(e.filename) if e.filename is not None else "a file"
+    reason = e.strerror or str(e)
+    if e.errno == errno.ENOSPC or e.errno == getattr(errno, "EDQUOT", -1):
+        todo = "the disk is full: free some space, or choose a folder on another disk"
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        todo = ("this folder is read-only for you: choose another (--out DIR, --db FILE or $VOICETRAINER_DATA) "
+                "or make it writable")
+    else:
+        todo = "check the path, its permissions and the free space"
+    return f"{where}: {what + ': ' if what else ''}{reason}; {todo}"
+
+
 class VoiceTrainerError(Exception):
     """Root of all errors raised on purpose by voicetrainer."""
 

@@ -86,11 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("voicetrainer: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.filename is None or args.verbose:
+            return _internal_error(e, args)
+        from voicetrainer.errors import os_error_message
+
+        print(f"voicetrainer: error: {os_error_message(e)}", file=sys.stderr)  # read-only, disk full, ...
+        return 2
     except Exception as e:  # the one place that catches everything: report, never hide
-        if args.verbose:
-            raise
-        print(
-            f"voicetrainer: internal error: {type(e).__name__}: {e} (run with -v for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(e, args)
+
+
+def _internal_error(e: Exception, args) -> int:
+    if args.verbose:
+        raise e
+    print(f"voicetrainer: internal error: {type(e).__name__}: {e} (run with -v for the traceback)", file=sys.stderr)
+    return 1

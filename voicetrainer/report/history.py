@@ -41,6 +41,41 @@ log = get_logger(__name__)
 
 DB_FILENAME = "history.sqlite"
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction to finish
+PENDING_SUFFIX = ".pending.jsonl"  # rows that met a locked database, added on the next open
+WHERE_ELSE = ("make it writable, or record elsewhere with --db FILE (or $VOICETRAINER_DATA), or use "
+              "--no-history; reports are written either way")
+
+
+def is_busy(e: Exception) -> bool:
+    """True for SQLite's "database is locked" / "busy": another process holds the write lock."""
+    return isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e))
+
+
+def damaged(path: Path, e: Exception) -> ConfigError:
+    """The message for a history database SQLite cannot read (damaged pages, not a database)."""
+    return ConfigError(
+        f"the history database is damaged or not a voicetrainer history database ({e}). Rename it (for "
+        f"example to {path.name}.damaged): the next run starts a new one; `sqlite3 {path.name} .recover` can "
+        "save its rows. Reports in the session folders are not affected", path=path)
+
+
+def _readable(method):
+    """SQLite errors during a query as ConfigError naming the file and what to do (a damaged file,
+    a read-only one); "database is locked" stays as it is, for `history_queue`."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as e:  # read-only file or folder, I/O error; busy: the caller queues
+            if is_busy(e):
+                raise
+            raise ConfigError(f"cannot use the history database ({e}); {WHERE_ELSE}", path=self.path) from e
+        except sqlite3.DatabaseError as e:
+            raise damaged(self.path, e) from e
+
+    return wrapper
 
 
 def default_db_path(settings: "Settings | None" = None) -> Path:
@@ -139,11 +174,15 @@ class HistoryDB:
 
     def __init__(self, path: str | Path | None = None, *, timeout_s: float = BUSY_TIMEOUT_S):
         self.path = Path(path) if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create the folder for the history database ({e.strerror or e}); "
+                              f"{WHERE_ELSE}", path=self.path.parent) from e
         try:
             self._con = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
         except sqlite3.Error as e:
-            raise ConfigError(f"cannot open the history database ({e}); choose another with --db", path=self.path) from e
+            raise ConfigError(f"cannot open the history database ({e}); {WHERE_ELSE}", path=self.path) from e
         self._con.row_factory = sqlite3.Row
         try:
             self._con.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
@@ -153,10 +192,15 @@ class HistoryDB:
         except BaseException as e:
             self._con.close()
             if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
-                raise ConfigError(
-                    f"not a voicetrainer history database ({e}); choose another with --db", path=self.path
-                ) from e
+                raise damaged(self.path, e) from e
+            if isinstance(e, sqlite3.OperationalError) and not is_busy(e):  # read-only file or folder
+                raise ConfigError(f"cannot write the history database ({e}); {WHERE_ELSE}", path=self.path) from e
             raise
+        pending = self.path.with_name(self.path.name + PENDING_SUFFIX)
+        if pending.exists():
+            from voicetrainer.report.history_queue import replay_pending
+
+            replay_pending(self, pending)
 
     # -- setup -------------------------------------------------------------------------------
     def _set_wal(self, timeout_s: float) -> None:
@@ -208,6 +252,7 @@ class HistoryDB:
         self.close()
 
     # -- writing -----------------------------------------------------------------------------
+    @_readable
     def add(
         self,
         report: Report,
@@ -272,6 +317,7 @@ class HistoryDB:
         return int(sid)
 
     # -- reading -----------------------------------------------------------------------------
+    @_readable
     def sessions(
         self,
         *,
@@ -307,10 +353,12 @@ class HistoryDB:
             for r in rows
         ]
 
+    @_readable
     def count(self) -> int:
         return int(self._con.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
 
     # -- drills ------------------------------------------------------------------------------
+    @_readable
     def add_drill(self, result: Any, *, date: datetime | str | None = None) -> int:
         """Record one calm-voice drill (a `voicetrainer.calm.drill.DrillResult`); returns its id."""
         scores = [s for s in (finite(x) for x in result.scores) if s is not None]
@@ -356,6 +404,7 @@ class HistoryDB:
         sql += " ORDER BY date DESC, id DESC" + (f" LIMIT {int(limit)}" if limit is not None else "")
         return self._con.execute(sql, args).fetchall()[::-1]
 
+    @_readable
     def drills(self, *, trainee: str | None = None, persona: str | None = None,
                since: datetime | str | None = None, limit: int | None = None) -> list[DrillRecord]:
         """Drills oldest first, with the same filters as `sessions`."""
@@ -370,6 +419,7 @@ class HistoryDB:
             for r in rows
         ]
 
+    @_readable
     def trainees(self) -> list[str]:
         rows = self._con.execute("SELECT DISTINCT trainee FROM sessions WHERE trainee IS NOT NULL ORDER BY trainee")
         return [r[0] for r in rows]
