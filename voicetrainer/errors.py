@@ -78,6 +78,12 @@ class ConfigError(InputError):
     """A config or rubric file with a bad value."""
 
 
+class StorageError(VoiceTrainerError):
+    """A file cannot be written: the disk is full, the folder is read-only. Exit status 2."""
+
+    exit_code = 2
+
+
 class DeviceError(VoiceTrainerError):
     """An audio device is missing, refuses to open, or stopped delivering."""
 

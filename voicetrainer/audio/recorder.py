@@ -31,8 +31,8 @@ import numpy as np
 
 from voicetrainer import get_logger
 from voicetrainer.config import SAMPLE_RATE
-from voicetrainer.errors import VoiceTrainerError
-from voicetrainer.report.jsonio import write_json
+from voicetrainer.errors import StorageError, VoiceTrainerError, os_error_message
+from voicetrainer.report.jsonio import write_atomic
 
 # the session folder's names and the repair functions live in repair.py; importable from here too
 from .repair import (  # noqa: F401
@@ -45,6 +45,7 @@ log = get_logger(__name__)
 FLUSH_INTERVAL_S = 0.5  # wall-clock seconds between flush + header update + fsync
 SAMPLE_BYTES = 2  # 16-bit PCM
 WAV_HEADER_BYTES = 44  # RIFF(12) + fmt chunk(8 + 16) + data chunk header(8)
+MANIFEST_RESERVE_BYTES = 4096  # spaces after the first manifest: room to mark it in place on a full disk
 
 
 def wav_header(*, channels: int, sample_rate: int, data_bytes: int) -> bytes:
@@ -70,6 +71,11 @@ class SessionRecorder:
 
     On leaving the ``with`` block normally the session is closed as "complete"; if an exception
     escapes, as "aborted" with the error's message, and everything written so far is kept.
+
+    A full disk (or any failed write) stops the recording: the write raises `StorageError`
+    naming the file, later writes and events are dropped (counted in `lost_blocks`), and `close`
+    keeps what reached the disk (WAV header repaired from the file size) and marks the manifest
+    "aborted" with the reason, in place if there is no room for a new file.
     Device counters go in with `close`, e.g. ``close("aborted", error=str(e), audio_faults=
     {"input_overflows": 3, "dropped_blocks": 0, "output_underflows": 1})``; the grader turns
     them into report warnings.
@@ -104,7 +110,10 @@ class SessionRecorder:
             **(meta or {}),
             "writer": {"pid": pid, "host": socket.gethostname(), "start_ticks": process_start_ticks(pid)},
         }
-        write_json(self.dir / MANIFEST, self.meta)
+        text = json.dumps(self.meta, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        write_atomic(self.dir / MANIFEST, text + " " * MANIFEST_RESERVE_BYTES)  # valid JSON: trailing spaces
+        self.storage_error: OSError | None = None
+        self.lost_blocks = 0  # writes and events dropped after a storage error
         self._audio = open(self.dir / AUDIO, "wb", buffering=1 << 16)
         self._audio.write(wav_header(channels=self.channels, sample_rate=self.sample_rate, data_bytes=0))
         self._events = open(self.dir / EVENTS, "a", encoding="utf-8")
@@ -136,23 +145,44 @@ class SessionRecorder:
         """Append float32 samples in [-1, 1] [shape=(n, channels)]; values outside are clipped."""
         if self.closed:
             raise VoiceTrainerError(f"{self.dir}: recorder already closed")
+        if self.storage_error is not None:
+            self.lost_blocks += 1
+            return
         block = np.asarray(block, dtype=np.float32)
         if block.ndim == 1 and self.channels == 1:
             block = block[:, None]
         if block.ndim != 2 or block.shape[1] != self.channels:
             raise ValueError(f"block must have shape (n, {self.channels}), got {block.shape}")
         pcm = (np.clip(block, -1.0, 1.0) * 32767.0).round().astype("<i2")
-        self._audio.write(pcm.tobytes())
-        self._data_bytes += pcm.nbytes
-        self._flush()
+        try:
+            self._audio.write(pcm.tobytes())
+            self._data_bytes += pcm.nbytes
+            self._flush()
+        except OSError as e:
+            self._failed(e, self.dir / AUDIO)
 
     def event(self, obj: dict) -> None:
         """Append one event as a JSON line (flushed to the OS at once; fsynced with the audio)."""
         if self.closed:
             raise VoiceTrainerError(f"{self.dir}: recorder already closed")
+        if self.storage_error is not None:
+            self.lost_blocks += 1
+            return
         line = json.dumps(obj, ensure_ascii=False, allow_nan=False, default=_json_default)
-        self._events.write(line + "\n")
-        self._events.flush()
+        try:
+            self._events.write(line + "\n")
+            self._events.flush()
+        except OSError as e:
+            self._failed(e, self.dir / EVENTS)
+
+    def _failed(self, e: OSError, path: Path) -> None:
+        """Stop recording after a failed write; raise StorageError naming the file."""
+        if e.filename is None:
+            e.filename = str(path)
+        self.storage_error = e
+        log.error("recording stopped: %s", os_error_message(e))
+        raise StorageError(os_error_message(e, what="the recording stopped") + f"; {self.duration_s:.1f} s of "
+                           f"audio are kept in {self.dir}") from e
 
     def flush(self) -> None:
         """Hand everything to the OS, update the header and fsync, now, on this thread (the
@@ -198,23 +228,56 @@ class SessionRecorder:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         try:
-            self._flush(force=True)
+            if self.storage_error is None:
+                self._flush(force=True)
+                self._fsync()
+        except OSError as e:
+            self.storage_error = e
         finally:
             self._sync_closing = True
             self._sync_wanted.set()
             self._sync_thread.join()
-        try:
-            self._fsync()
-        finally:
-            self._audio.close()
-            self._events.close()
+            for f in (self._audio, self._events):
+                try:
+                    f.close()
+                except OSError as e:  # the last buffered bytes did not fit
+                    self.storage_error = self.storage_error or e
             self.closed = True
+        duration_s = self.duration_s
+        if self.storage_error is not None:  # keep what reached the disk; header from the file size
+            repair_wav(self.dir / AUDIO)
+            with open(self.dir / AUDIO, "rb") as f:
+                _offset, data_bytes, channels, rate, bits = _find_data_chunk(f)
+            duration_s = data_bytes / (channels * bits // 8) / rate
+            status = "aborted"
+            meta_updates.setdefault("error", os_error_message(self.storage_error, what="the recording stopped"))
         self.status = status
         self.meta.update(meta_updates)
-        self.meta.update(status=status, ended=_now_iso(), duration_s=round(self.duration_s, 3))
-        self.meta.pop("writer", None)
-        write_json(self.dir / MANIFEST, self.meta)
-        log.info("session %s closed as %s (%.1f s of audio)", self.dir, status, self.duration_s)
+        self.meta.update(status=status, ended=_now_iso(), duration_s=round(duration_s, 3))
+        self.meta["closed_by"] = self.meta.pop("writer", None)  # recover waits while this process grades
+        self._write_manifest()
+        log.info("session %s closed as %s (%.1f s of audio)", self.dir, status, duration_s)
+
+    def _write_manifest(self) -> None:
+        """The manifest, atomically; on a full disk, over the old one in place (the first one was
+        written with `MANIFEST_RESERVE_BYTES` of trailing spaces for this)."""
+        text = json.dumps(self.meta, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n"
+        try:
+            write_atomic(self.dir / MANIFEST, text)
+            return
+        except OSError as e:
+            log.warning("cannot replace %s (%s); rewriting it in place", self.dir / MANIFEST, e.strerror or e)
+        data = text.encode("utf-8")
+        fd = os.open(self.dir / MANIFEST, os.O_WRONLY)
+        try:
+            room = os.fstat(fd).st_size
+            if len(data) > room:
+                raise StorageError(f"no room to mark the session as {self.status}; `voicetrainer recover` will "
+                                   "repair it", path=self.dir / MANIFEST)
+            os.pwrite(fd, data + b" " * (room - len(data)), 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> "SessionRecorder":
         return self
