@@ -120,6 +120,10 @@ def test_recordings_and_batch_folders_only_from_allowed_folders(env, monkeypatch
     status, body = _post(app, base + "/api/call/start", {"persona": "billing-double-charge", "simulate": "1",
                                                           "recording": str(private / "call.wav")})
     assert status == 400 and b"outside the folders" in body and app.call is None
+    for probe in (str(tmp / "no-such.wav"), "/root/.ssh/id_rsa"):  # no oracle for files outside the roots
+        status, body = _post(app, base + "/api/call/start", {"persona": "billing-double-charge", "simulate": "1",
+                                                              "recording": probe})
+        assert status == 400 and b"outside the folders" in body and b"not found" not in body
     # a symlink inside an allowed folder leading out is refused too
     inbox = app.input_roots[0]
     inbox.mkdir(parents=True)

@@ -175,16 +175,18 @@ class WebApp:
         """`given` resolved, if it is inside one of `input_roots`; InputError naming the roots otherwise.
         The message never quotes anything read from the file."""
         kind = "folder" if folder else "recording"
-        try:
-            where = Path(given).expanduser().resolve(strict=True)
+        try:  # containment first: whether a file outside the roots exists is none of the page's business
+            where = Path(given).expanduser().resolve()
         except (OSError, RuntimeError, ValueError):
             raise InputError(f"{kind} not found", path=given) from None
         roots = [r.resolve() for r in self.input_roots if r.exists()]
-        if not any(where.is_relative_to(r) for r in roots):
+        if not given or not any(where.is_relative_to(r) for r in roots):
             shown = ", ".join(str(r) for r in self.input_roots)
             raise InputError(f"is outside the folders this app may read ({shown}); copy the {kind} into "
                              "one of them, or add its folder to $VOICETRAINER_INPUTS (or serve --allow-folder)",
                              path=given)
+        if not where.exists():
+            raise InputError(f"{kind} not found", path=given)
         if folder != where.is_dir() or (not folder and not where.is_file()):
             raise InputError(f"not a {kind}", path=given)
         return where
