@@ -10,6 +10,6 @@ Modules:
             `BatchJob` (grading a folder of recordings with progress)
     pages   the HTML pages (plain HTML; the little JavaScript lives in ``static/``)
 
-Standard library only (``http.server.ThreadingHTTPServer`` + server-sent events): the app serves
+Standard library only (``http.server.HTTPServer`` with a bounded request pool + server-sent events): the app serves
 one person on their own machine, a few requests per second, and every asset is a local file.
 """

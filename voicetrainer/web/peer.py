@@ -51,7 +51,8 @@ def uid_in_table(text: str, peer: tuple[str, int], ours: tuple[str, int], *, v6_
 
 def peer_uid(peer: tuple, ours: tuple) -> int | None:
     """The uid owning the client socket `peer` (host, port, ...) connected to `ours`, or None."""
-    for table in PROC_TABLES:
+    v6 = ":" in str(ours[0])  # an IPv6 listening socket lists its peers (v4-mapped too) in tcp6 only
+    for table in PROC_TABLES[1:] if v6 else PROC_TABLES[:1]:
         try:
             text = table.read_text(encoding="ascii", errors="replace")
         except OSError:
