@@ -213,3 +213,16 @@ def test_a_disk_full_before_the_trainee_spoke_is_what_the_call_reports(tmp_path,
                  transcriber=transcriber, tts_backend=FakeTTS(), db=None, html=False)
     assert str(out / "call.wav") in str(e.value) and "disk is full" in str(e.value)
     assert read_manifest(out)["status"] == "aborted"
+
+
+def test_recover_cli_out_grades_a_copy(tmp_path, transcriber, no_history, capsys):
+    from voicetrainer.cli import main
+
+    d = tmp_path / "sessions" / "s1"
+    with SessionRecorder(d, meta={"persona": "p", "trainee": "ana"}) as rec:
+        rec.write(_tone(8.0))
+    before = sorted(p.name for p in d.iterdir())
+    assert main(["recover", str(d), "--out", str(tmp_path / "elsewhere"), "--no-history"]) == 0
+    assert (tmp_path / "elsewhere" / "s1" / "report.json").is_file()
+    assert sorted(p.name for p in d.iterdir()) == before  # nothing written next to the original
+    assert str(tmp_path / "elsewhere" / "s1") in capsys.readouterr().err
