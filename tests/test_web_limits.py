@@ -24,7 +24,7 @@ def server(tmp_path, monkeypatch):
     personas = tmp_path / "personas"
     shutil.copytree(REPO / "personas", personas)
     srv = make_server(WebApp(personas_dir=personas), "127.0.0.1", 0, workers=WORKERS, socket_timeout_s=1.0,
-                      idle_timeout_s=2.0)
+                      idle_timeout_s=2.0, read_deadline_s=2.0)
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield srv
@@ -73,6 +73,28 @@ def test_a_short_body_does_not_hold_a_thread(server):
     assert _status(reply) in (0, 400)
     reply = _raw(server, b"GET /api/call/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert _status(reply) == 200
+
+
+def test_a_client_trickling_its_request_is_cut_off(server):
+    stop = threading.Event()
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        s.sendall(b"GET /api/call/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+
+        def trickle():  # a header byte every 0.25 s: each read is well within the 1 s socket timeout
+            while not stop.wait(0.25):
+                try:
+                    s.sendall(b"X")
+                except OSError:
+                    return
+
+        threading.Thread(target=trickle, daemon=True).start()
+        t0 = time.monotonic()
+        try:
+            while s.recv(4096):  # the server answers what it got, or just closes
+                pass
+        finally:
+            stop.set()
+        assert time.monotonic() - t0 < 6.0  # the 2 s read deadline freed the thread
 
 
 def test_idle_sockets_neither_block_requests_nor_stay_open(server):

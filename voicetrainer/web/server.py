@@ -9,8 +9,9 @@ Load and hostile clients (the limits are defined once, below):
   idle sockets cost no thread, and one idle longer than `IDLE_TIMEOUT_S` is closed
   (at most `MAX_WAITING` wait; beyond that the oldest is closed);
 - a request runs on one of `WORKERS` threads; every socket read and write times out after
-  `SOCKET_TIMEOUT_S` (a short body or a stalled client frees its thread), and the connection is
-  closed after the response (no idle keep-alive holding a thread).
+  `SOCKET_TIMEOUT_S` (a short body or a stalled client frees its thread), the whole request
+  (head and body) must arrive within `READ_DEADLINE_S` (a client trickling a byte at a time is
+  cut off), and the connection is closed after the response (no idle keep-alive holding a thread).
 
 Access control lives in `security`, the routes in `routes`, the state in `services.WebApp`.
 """
@@ -40,6 +41,7 @@ DEFAULT_PORT = 8765
 LISTEN_BACKLOG = 512  # connections the kernel queues before accept (capped by net.core.somaxconn)
 WORKERS = 32  # request threads; server-sent event streams hold one each while open
 SOCKET_TIMEOUT_S = 10.0  # every read/write on a request socket (a short body waits this, then 408-less close)
+READ_DEADLINE_S = 30.0  # the whole request head and body (a persona save is a few kB)
 IDLE_TIMEOUT_S = 20.0  # a connection that sends nothing for this long is closed
 MAX_WAITING = 1000  # connections waiting for their first bytes (each is a file descriptor)
 
@@ -51,9 +53,10 @@ class WebServer(HTTPServer):
     request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address, app: WebApp, *, workers: int = WORKERS, socket_timeout_s: float = SOCKET_TIMEOUT_S,
-                 idle_timeout_s: float = IDLE_TIMEOUT_S):
+                 idle_timeout_s: float = IDLE_TIMEOUT_S, read_deadline_s: float = READ_DEADLINE_S):
         self.app = app
         self.socket_timeout_s = socket_timeout_s
+        self.read_deadline_s = read_deadline_s
         self.idle_timeout_s = idle_timeout_s
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -120,12 +123,18 @@ class WebServer(HTTPServer):
             sel.close()
 
     def _serve(self, request, client_address) -> None:
+        # past the deadline the socket stops reading (recv returns end-of-file); writing goes on,
+        # so a server-sent event stream, which reads nothing after its request, is not affected
+        deadline = threading.Timer(self.read_deadline_s, _stop_reading, args=(request,))
+        deadline.daemon = True
         try:
             request.settimeout(self.socket_timeout_s)
+            deadline.start()
             self.finish_request(request, client_address)
         except Exception:  # noqa: BLE001 - one connection failing must not kill the pool thread
             log.debug("web: connection from %s failed", client_address, exc_info=True)
         finally:
+            deadline.cancel()
             self.shutdown_request(request)
 
     # -------------------------------------------------------------- stopping
@@ -146,6 +155,13 @@ class WebServer(HTTPServer):
         for s in (self._wake_r, self._wake_w):
             s.close()
         super().server_close()
+
+
+def _stop_reading(sock) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
 
 
 def make_server(app: WebApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT, **limits) -> WebServer:
