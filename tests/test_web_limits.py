@@ -60,8 +60,9 @@ def test_malformed_requests_get_400_not_500(server):
     assert _status(_post(server, deep, str(len(deep)))) == 400
     assert _status(_post(server, b"[1, 2]", "6")) == 400  # JSON, but not an object
     assert _status(_post(server, b"\xff\xfe{", "3")) == 400
-    for path in ("/api/mic/events?seconds=abc", "/api/mic/events?seconds=nan", "/sessions/s1/call.wav%00.html",
-                 "/history?trainee=%00"):
+    csrf = server.app.csrf_token
+    for path in (f"/api/mic/events?seconds=abc&csrf={csrf}", f"/api/mic/events?seconds=nan&csrf={csrf}",
+                 "/sessions/s1/call.wav%00.html", "/history?trainee=%00"):
         reply = _raw(server, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         assert _status(reply) == 400, (path, reply[:200])
 

@@ -157,6 +157,10 @@ def test_state_changes_need_same_origin_and_the_csrf_token(env):
     assert f'name="csrf-token" content="{app.csrf_token}"' in home
     assert f'name="csrf" value="{app.csrf_token}"' in home
     assert _post(app, base + "/api/personas/save", body, Origin=base)[0] == 200
+    # the microphone streams are GETs that a foreign page could open with EventSource: token needed
+    for path in ("/api/baseline/events?trainee=victim", "/api/mic/events?seconds=1"):
+        assert _request(base + path)[0] == 403, path
+    assert not (app.data_dir / "baselines" / "victim.json").exists()
     assert (app.personas_dir / "planted.yaml").exists()
 
 

@@ -184,10 +184,14 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
             self._json(app.call.snapshot() if app.call else {"state": "none"})
         elif path == "/api/call/events":
             self._call_events()
-        elif path == "/api/mic/events":
-            self._mic_events(arg("device"), _number(arg("seconds"), "seconds", default=6.0))
-        elif path == "/api/baseline/events":
-            self._baseline_events(arg("device"), arg("trainee"))
+        elif path in ("/api/mic/events", "/api/baseline/events"):
+            # these open the microphone (and save a baseline): only for the app's own pages
+            if not self._csrf_ok({"csrf": arg("csrf")}):
+                return
+            if path == "/api/mic/events":
+                self._mic_events(arg("device"), _number(arg("seconds"), "seconds", default=6.0))
+            else:
+                self._baseline_events(arg("device"), arg("trainee"))
         elif path == "/api/batch/status":
             self._json(app.batch.snapshot() if app.batch else {"state": "none"})
         elif path.startswith("/api/tts/") and path.endswith(".wav"):
