@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from voicetrainer.errors import printable
+
 
 def register(sub, common) -> None:
     p = sub.add_parser(
@@ -19,7 +21,6 @@ def register(sub, common) -> None:
 
 
 def analyze_clip(path: str, baseline, settings) -> dict:
-    from voicetrainer.errors import printable
     from voicetrainer.analysis.calm import calm_score
     from voicetrainer.errors import AudioInputError
     from voicetrainer.session.grader import BASELINE_MIN_VOICED, analyze_voice_file
