@@ -54,7 +54,8 @@ def web(tmp_path_factory, transcriber):
     personas = root / "personas"
     shutil.copytree(REPO / "personas", personas)
     app = WebApp(tts_backend=FakeTTS(), transcriber=transcriber, personas_dir=personas,
-                 mic_stream_factory=input_factory(REPO / "audio_fixtures" / "demo_trainee.wav", speed=4.0))
+                 mic_stream_factory=input_factory(REPO / "audio_fixtures" / "demo_trainee.wav", speed=4.0),
+                 input_roots=[tmp_path_factory.getbasetemp()])  # the batch test's folder of recordings
     server = make_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -179,7 +180,8 @@ def test_persona_list_simulated_call_captions_end_call_report(web, browser, shot
 
     # a second Start call while one runs is refused with a message
     req = urllib.request.Request(web.url + "/api/call/start", data=b"persona=confused-elderly&simulate=1",
-                                 headers={"Origin": web.url, "Accept": "text/html"}, method="POST")
+                                 headers={"Origin": web.url, "Accept": "text/html",
+                                          "X-CSRF-Token": web.app.csrf_token}, method="POST")
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=10)
     assert e.value.code == 409 and b"already running" in e.value.read()

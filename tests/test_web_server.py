@@ -27,8 +27,12 @@ def personas(tmp_path, monkeypatch) -> Path:
     return d
 
 
-def _serve(app: WebApp, host: str = "127.0.0.1"):
-    server = make_server(app, host, 0)
+_CSRF: dict[str, str] = {}  # "127.0.0.1:port" -> that server's CSRF token (what its pages carry)
+
+
+def _serve(app: WebApp, host: str = "127.0.0.1", **limits):
+    server = make_server(app, host, 0, **limits)
+    _CSRF[f"127.0.0.1:{server.server_address[1]}"] = app.csrf_token
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server
 
@@ -49,9 +53,12 @@ def _request(url: str, *, method: str = "GET", data: bytes | None = None, header
         return e.code, e.headers, e.read()
 
 
-def _post_json(url: str, obj: dict, **headers):
+def _post_json(url: str, obj: dict, *, csrf: bool = True, **headers):
+    from urllib.parse import urlsplit
+
+    token = {"X-CSRF-Token": _CSRF[urlsplit(url).netloc]} if csrf else {}
     return _request(url, method="POST", data=json.dumps(obj).encode(),
-                    headers={"Content-Type": "application/json", **headers})
+                    headers={"Content-Type": "application/json", **token, **headers})
 
 
 def test_loopback_names():

@@ -25,30 +25,27 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from voicetrainer import get_logger
 from voicetrainer.config import SAMPLE_RATE
-from voicetrainer.errors import VoiceTrainerError
-from voicetrainer.report.jsonio import write_json
+from voicetrainer.errors import StorageError, VoiceTrainerError, os_error_message
+from voicetrainer.report.jsonio import write_atomic
+
+# the session folder's names and the repair functions live in repair.py; importable from here too
+from .repair import (  # noqa: F401
+    AUDIO, EVENTS, MANIFEST, SESSION_SCHEMA, STATUSES, _find_data_chunk, _now_iso, find_interrupted,
+    process_start_ticks, read_manifest, recover_session, repair_events, repair_wav, writer_alive,
+)
 
 log = get_logger(__name__)
 
-SESSION_SCHEMA = "voicetrainer.session/1"
-MANIFEST = "session.json"
-AUDIO = "call.wav"
-EVENTS = "events.jsonl"
 FLUSH_INTERVAL_S = 0.5  # wall-clock seconds between flush + header update + fsync
 SAMPLE_BYTES = 2  # 16-bit PCM
 WAV_HEADER_BYTES = 44  # RIFF(12) + fmt chunk(8 + 16) + data chunk header(8)
-STATUSES = ("recording", "complete", "aborted", "recovered")
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+MANIFEST_RESERVE_BYTES = 4096  # spaces after the first manifest: room to mark it in place on a full disk
 
 
 def wav_header(*, channels: int, sample_rate: int, data_bytes: int) -> bytes:
@@ -60,39 +57,6 @@ def wav_header(*, channels: int, sample_rate: int, data_bytes: int) -> bytes:
         + b"data" + struct.pack("<I", min(0xFFFFFFFF, data_bytes))
     )
 
-
-def process_start_ticks(pid: int) -> int | None:
-    """Start time of `pid` in clock ticks since boot (Linux), to tell a reused pid from ours."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    try:  # the command name (field 2) may contain spaces and parentheses: split after the last ')'
-        return int(stat[stat.rindex(")") + 2 :].split()[19])
-    except (ValueError, IndexError):
-        return None
-
-
-def writer_alive(meta: dict) -> bool:
-    """True if the process named in a manifest's ``writer`` is still running (same host, same start)."""
-    writer = meta.get("writer") or {}
-    pid = writer.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    if writer.get("host") not in (None, socket.gethostname()):
-        return True  # written on another machine: we cannot tell, so do not touch it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    ticks = writer.get("start_ticks")
-    if ticks is not None:
-        now = process_start_ticks(pid)
-        if now is not None and now != ticks:
-            return False  # pid reused by another process
-    return True
 
 
 class SessionRecorder:
@@ -107,6 +71,11 @@ class SessionRecorder:
 
     On leaving the ``with`` block normally the session is closed as "complete"; if an exception
     escapes, as "aborted" with the error's message, and everything written so far is kept.
+
+    A full disk (or any failed write) stops the recording: the write raises `StorageError`
+    naming the file, later writes and events are dropped (counted in `lost_blocks`), and `close`
+    keeps what reached the disk (WAV header repaired from the file size) and marks the manifest
+    "aborted" with the reason, in place if there is no room for a new file.
     Device counters go in with `close`, e.g. ``close("aborted", error=str(e), audio_faults=
     {"input_overflows": 3, "dropped_blocks": 0, "output_underflows": 1})``; the grader turns
     them into report warnings.
@@ -141,7 +110,10 @@ class SessionRecorder:
             **(meta or {}),
             "writer": {"pid": pid, "host": socket.gethostname(), "start_ticks": process_start_ticks(pid)},
         }
-        write_json(self.dir / MANIFEST, self.meta)
+        text = json.dumps(self.meta, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        write_atomic(self.dir / MANIFEST, text + " " * MANIFEST_RESERVE_BYTES)  # valid JSON: trailing spaces
+        self.storage_error: OSError | None = None
+        self.lost_blocks = 0  # writes and events dropped after a storage error
         self._audio = open(self.dir / AUDIO, "wb", buffering=1 << 16)
         self._audio.write(wav_header(channels=self.channels, sample_rate=self.sample_rate, data_bytes=0))
         self._events = open(self.dir / EVENTS, "a", encoding="utf-8")
@@ -173,23 +145,44 @@ class SessionRecorder:
         """Append float32 samples in [-1, 1] [shape=(n, channels)]; values outside are clipped."""
         if self.closed:
             raise VoiceTrainerError(f"{self.dir}: recorder already closed")
+        if self.storage_error is not None:
+            self.lost_blocks += 1
+            return
         block = np.asarray(block, dtype=np.float32)
         if block.ndim == 1 and self.channels == 1:
             block = block[:, None]
         if block.ndim != 2 or block.shape[1] != self.channels:
             raise ValueError(f"block must have shape (n, {self.channels}), got {block.shape}")
         pcm = (np.clip(block, -1.0, 1.0) * 32767.0).round().astype("<i2")
-        self._audio.write(pcm.tobytes())
-        self._data_bytes += pcm.nbytes
-        self._flush()
+        try:
+            self._audio.write(pcm.tobytes())
+            self._data_bytes += pcm.nbytes
+            self._flush()
+        except OSError as e:
+            self._failed(e, self.dir / AUDIO)
 
     def event(self, obj: dict) -> None:
         """Append one event as a JSON line (flushed to the OS at once; fsynced with the audio)."""
         if self.closed:
             raise VoiceTrainerError(f"{self.dir}: recorder already closed")
+        if self.storage_error is not None:
+            self.lost_blocks += 1
+            return
         line = json.dumps(obj, ensure_ascii=False, allow_nan=False, default=_json_default)
-        self._events.write(line + "\n")
-        self._events.flush()
+        try:
+            self._events.write(line + "\n")
+            self._events.flush()
+        except OSError as e:
+            self._failed(e, self.dir / EVENTS)
+
+    def _failed(self, e: OSError, path: Path) -> None:
+        """Stop recording after a failed write; raise StorageError naming the file."""
+        if e.filename is None:
+            e.filename = str(path)
+        self.storage_error = e
+        log.error("recording stopped: %s", os_error_message(e))
+        raise StorageError(os_error_message(e, what="the recording stopped") + f"; {self.duration_s:.1f} s of "
+                           f"audio are kept in {self.dir}") from e
 
     def flush(self) -> None:
         """Hand everything to the OS, update the header and fsync, now, on this thread (the
@@ -235,23 +228,56 @@ class SessionRecorder:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         try:
-            self._flush(force=True)
+            if self.storage_error is None:
+                self._flush(force=True)
+                self._fsync()
+        except OSError as e:
+            self.storage_error = e
         finally:
             self._sync_closing = True
             self._sync_wanted.set()
             self._sync_thread.join()
-        try:
-            self._fsync()
-        finally:
-            self._audio.close()
-            self._events.close()
+            for f in (self._audio, self._events):
+                try:
+                    f.close()
+                except OSError as e:  # the last buffered bytes did not fit
+                    self.storage_error = self.storage_error or e
             self.closed = True
+        duration_s = self.duration_s
+        if self.storage_error is not None:  # keep what reached the disk; header from the file size
+            repair_wav(self.dir / AUDIO)
+            with open(self.dir / AUDIO, "rb") as f:
+                _offset, data_bytes, channels, rate, bits = _find_data_chunk(f)
+            duration_s = data_bytes / (channels * bits // 8) / rate
+            status = "aborted"
+            meta_updates.setdefault("error", os_error_message(self.storage_error, what="the recording stopped"))
         self.status = status
         self.meta.update(meta_updates)
-        self.meta.update(status=status, ended=_now_iso(), duration_s=round(self.duration_s, 3))
-        self.meta.pop("writer", None)
-        write_json(self.dir / MANIFEST, self.meta)
-        log.info("session %s closed as %s (%.1f s of audio)", self.dir, status, self.duration_s)
+        self.meta.update(status=status, ended=_now_iso(), duration_s=round(duration_s, 3))
+        self.meta["closed_by"] = self.meta.pop("writer", None)  # recover waits while this process grades
+        self._write_manifest()
+        log.info("session %s closed as %s (%.1f s of audio)", self.dir, status, duration_s)
+
+    def _write_manifest(self) -> None:
+        """The manifest, atomically; on a full disk, over the old one in place (the first one was
+        written with `MANIFEST_RESERVE_BYTES` of trailing spaces for this)."""
+        text = json.dumps(self.meta, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n"
+        try:
+            write_atomic(self.dir / MANIFEST, text)
+            return
+        except OSError as e:
+            log.warning("cannot replace %s (%s); rewriting it in place", self.dir / MANIFEST, e.strerror or e)
+        data = text.encode("utf-8")
+        fd = os.open(self.dir / MANIFEST, os.O_WRONLY)
+        try:
+            room = os.fstat(fd).st_size
+            if len(data) > room:
+                raise StorageError(f"no room to mark the session as {self.status}; `voicetrainer recover` will "
+                                   "repair it", path=self.dir / MANIFEST)
+            os.pwrite(fd, data + b" " * (room - len(data)), 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> "SessionRecorder":
         return self
@@ -274,156 +300,3 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
-# ---------------------------------------------------------------------- repair after a crash
-
-def read_manifest(session_dir: Path) -> dict | None:
-    """The manifest as a dict, or None if it is missing or unreadable."""
-    try:
-        meta = json.loads((Path(session_dir) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return meta if isinstance(meta, dict) else None
-
-
-def _find_data_chunk(f) -> tuple[int, int, int, int, int] | None:
-    """(data offset, declared data bytes, channels, sample rate, bits) of a RIFF/WAVE PCM file."""
-    head = f.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    fmt = None
-    while True:
-        hdr = f.read(8)
-        if len(hdr) < 8:
-            return None
-        cid, clen = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-        if cid == b"fmt ":
-            body = f.read(clen)
-            if len(body) < 16:
-                return None
-            _tag, ch, rate, _br, _ba, bits = struct.unpack("<HHIIHH", body[:16])
-            fmt = (ch, rate, bits)
-            if clen & 1:
-                f.seek(1, os.SEEK_CUR)
-        elif cid == b"data":
-            if fmt is None:
-                return None
-            return f.tell(), clen, *fmt
-        else:
-            f.seek(clen + (clen & 1), os.SEEK_CUR)
-
-
-def repair_wav(path: Path) -> bool:
-    """Make a WAV's RIFF and data sizes match the samples actually on disk. True if changed.
-
-    A trailing partial sample frame (torn write) is cut off. Raises `VoiceTrainerError` if the
-    file is not a PCM WAV this recorder could have written.
-    """
-    with open(path, "r+b") as f:
-        found = _find_data_chunk(f)
-        if found is None:
-            raise VoiceTrainerError("not a WAV file with a data chunk; cannot repair", path=path)
-        offset, declared, channels, _rate, bits = found
-        size = os.fstat(f.fileno()).st_size
-        align = max(1, channels * bits // 8)
-        present = (size - offset) // align * align
-        changed = False
-        if offset + present != size:
-            f.truncate(offset + present)
-            changed = True
-        if declared != present:
-            f.seek(offset - 4)
-            f.write(struct.pack("<I", min(0xFFFFFFFF, present)))
-            changed = True
-        riff = offset - 8 + present
-        f.seek(4)
-        if struct.unpack("<I", f.read(4))[0] != riff:
-            f.seek(4)
-            f.write(struct.pack("<I", min(0xFFFFFFFF, riff)))
-            changed = True
-        if changed:
-            f.flush()
-            os.fsync(f.fileno())
-        return changed
-
-
-def repair_events(path: Path) -> int:
-    """Cut a torn last line (and any undecodable lines) from an events file; return lines dropped."""
-    if not path.exists():
-        return 0
-    raw = path.read_bytes()
-    good: list[bytes] = []
-    dropped = 0
-    for line in raw.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            dropped += 1
-            continue
-        good.append(line)
-    fixed = b"".join(g + b"\n" for g in good)
-    if fixed != raw:
-        from voicetrainer.report.jsonio import write_atomic
-
-        write_atomic(path, fixed)
-    return dropped
-
-
-def recover_session(session_dir: str | Path) -> bool:
-    """Repair an interrupted session: WAV header from the file size, torn events line, manifest.
-
-    The manifest is marked ``"recovered"`` (previous status kept in ``recovered_from``). Returns
-    True if anything was repaired, False if the session was already closed cleanly. Raises
-    `VoiceTrainerError` if the folder holds no recording at all.
-    """
-    d = Path(session_dir)
-    meta = read_manifest(d)
-    rebuilt = meta is None
-    if meta is None:
-        if not (d / AUDIO).exists():
-            raise VoiceTrainerError(f"no {MANIFEST} and no {AUDIO}: not a session folder", path=d)
-        meta = {"schema": SESSION_SCHEMA, "status": "recording", "audio": AUDIO, "events": EVENTS,
-                "channels": {"caller": 0, "trainee": 1}}
-    audio = d / meta.get("audio", AUDIO)
-    if not audio.exists():
-        raise VoiceTrainerError(f"the session's audio file {audio.name} is missing; nothing to recover", path=d)
-    wav_fixed = repair_wav(audio)
-    dropped = repair_events(d / meta.get("events", EVENTS))
-    interrupted = meta.get("status") == "recording"
-    if not (interrupted or wav_fixed or dropped or rebuilt):
-        return False
-    with open(audio, "rb") as f:
-        offset, data_bytes, channels, rate, bits = _find_data_chunk(f)
-    duration = data_bytes / (channels * bits // 8) / rate if rate else 0.0
-    if rebuilt and channels < 2:
-        meta["channels"] = {"trainee": 0}
-    meta.setdefault("sample_rate_hz", rate)
-    prev = meta.get("status")
-    meta.update(
-        status="recovered", recovered_from=prev, recovered_at=_now_iso(), duration_s=round(duration, 3),
-        recovery={"header_repaired": wav_fixed, "event_lines_dropped": dropped, "manifest_rebuilt": rebuilt},
-    )
-    meta.pop("writer", None)
-    write_json(d / MANIFEST, meta)
-    log.info("recovered session %s: %.1f s of audio (was %s)", d, duration, prev)
-    return True
-
-
-def find_interrupted(root: str | Path) -> list[Path]:
-    """Session folders under `root` still marked "recording" whose writer process is gone."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found = []
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        meta = read_manifest(d)
-        if meta is None:
-            if (d / MANIFEST).exists() and (d / AUDIO).exists():
-                found.append(d)  # manifest damaged: recover rebuilds it
-            continue
-        if meta.get("status") == "recording" and not writer_alive(meta):
-            found.append(d)
-    return found

@@ -84,7 +84,7 @@ def probe_audio(path: str | Path) -> AudioInfo:
     if p.stat().st_size == 0:
         raise AudioInputError("file is empty (0 bytes)", path=p)
     try:
-        info = sf.info(str(p))
+        info = sf.info(os.fsencode(p))  # bytes: a file name need not be UTF-8
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AudioInputError(
             f"not a readable audio file ({str(e).strip() or 'format not recognised'}); expected WAV or FLAC",
@@ -102,6 +102,18 @@ def probe_audio(path: str | Path) -> AudioInfo:
             path=p,
         )
     return AudioInfo(str(p), int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
+
+
+def finite_samples(data: np.ndarray) -> tuple[np.ndarray, int]:
+    """(`data` with NaN/Inf samples set to 0 and the rest clipped to [-1, 1], how many were NaN/Inf).
+
+    A float WAV can hold any float; one non-finite sample would make every later measure NaN.
+    """
+    bad = ~np.isfinite(data)
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad:
+        data = np.where(bad, np.float32(0.0), data)
+    return np.clip(data, -1.0, 1.0), n_bad
 
 
 class FileSource:
@@ -122,6 +134,7 @@ class FileSource:
                 )
         self.clipped_samples = 0
         self.samples_read = 0
+        self.nonfinite_samples = 0  # NaN/Inf samples of a float file, replaced by silence
 
     @property
     def duration_s(self) -> float:
@@ -133,12 +146,14 @@ class FileSource:
         block = max(1, int(self.info.sample_rate * READ_BLOCK_S))
         reframer = Reframer(self.info.sample_rate, len(self.channels))
         try:
-            with sf.SoundFile(str(self.path)) as f:
+            with sf.SoundFile(os.fsencode(self.path)) as f:
                 while True:
                     data = f.read(block, dtype="float32", always_2d=True)
                     last = len(data) < block
                     if len(data):
                         data = data[:, self.channels]
+                        data, bad = finite_samples(data)
+                        self.nonfinite_samples += bad
                         self.samples_read += len(data)
                         self.clipped_samples += int(np.count_nonzero(np.abs(data) >= 0.999))
                     yield from reframer.push(data, last=last)

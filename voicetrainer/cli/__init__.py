@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 
 from voicetrainer import __version__
 from voicetrainer.errors import VoiceTrainerError
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
+    previous = _stop_on_sigterm()
     try:
         return int(args.func(args) or 0)
     except VoiceTrainerError as e:
@@ -87,11 +90,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("voicetrainer: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.filename is None or args.verbose:
+            return _internal_error(e, args)
+        from voicetrainer.errors import os_error_message
+
+        print(f"voicetrainer: error: {os_error_message(e)}", file=sys.stderr)  # read-only, disk full, ...
+        return 2
     except Exception as e:  # the one place that catches everything: report, never hide
-        if args.verbose:
-            raise
-        print(
-            f"voicetrainer: internal error: {type(e).__name__}: {e} (run with -v for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(e, args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (a shutdown, `kill`, a service manager) stops a command like Ctrl-C does: a call
+    ends and is closed and graded, a batch keeps what is done. Returns the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum} (SIGTERM)")
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _internal_error(e: Exception, args) -> int:
+    if args.verbose:
+        raise e
+    print(f"voicetrainer: internal error: {type(e).__name__}: {e} (run with -v for the traceback)", file=sys.stderr)
+    return 1

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
+from voicetrainer.errors import printable
 
 SUMMARY_FIELDS = [
     "input", "trainee", "status", "error", "outcome", "duration_s", "overall", "trainee_wpm", "talk_ratio",
@@ -29,7 +30,10 @@ def register(sub, common) -> None:
                    "with --json: <user data>/reports)")
     p.add_argument("--json", action="store_true", help="with one INPUT: print the report JSON to stdout")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N files in parallel (processes)")
-    p.add_argument("--trainee-channel", type=int, default=1, choices=(0, 1), help="trainee's channel in a two-channel file")
+    p.add_argument("--trainee-channel", type=int, default=1, metavar="N",
+                   help="trainee's channel in a file of two or more channels (default 1)")
+    p.add_argument("--caller-channel", type=int, default=None, metavar="N",
+                   help="caller's channel (default: the other of 0 and 1)")
     p.add_argument("--baseline", metavar="FILE", help="a calm recording of the trainee's voice")
     p.add_argument("--rubric", metavar="FILE", help="rubric file (skills, phrases, weights)")
     p.add_argument("--no-html", action="store_true", help="write report.json only")
@@ -77,12 +81,13 @@ def run(args) -> int:
         GradeTask(
             input=str(inp),
             out_dir=str(json_home or _out_dir(Path(inp), args.out, many, clash=stems.count(Path(inp).stem) > 1)),
-            trainee_channel=args.trainee_channel, baseline=args.baseline, rubric=args.rubric,
-            html=not args.no_html, db=history_db(args), trainee=who[inp],
+            trainee_channel=args.trainee_channel, caller_channel=args.caller_channel, baseline=args.baseline,
+            rubric=args.rubric, html=not args.no_html, db=history_db(args), trainee=who[inp],
         )
         for inp in args.inputs
     ]
     con = console(stderr=True)
+    _say_channels(con, args)
     results = []
     if many and not args.quiet:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -92,7 +97,7 @@ def run(args) -> int:
             bar = prog.add_task("", total=len(tasks))
             for res in grade_many(tasks, settings, jobs=args.jobs):
                 results.append(res)
-                prog.update(bar, advance=1, description=Path(res.input).name)
+                prog.update(bar, advance=1, description=printable(Path(res.input).name))
     else:
         results = list(grade_many(tasks, settings, jobs=args.jobs))
 
@@ -111,8 +116,8 @@ def run(args) -> int:
             if not r.error:
                 summary = r.summary
                 con.print(
-                    f"{r.input}: overall {summary.get('overall') or '-'}, calm {summary.get('calm') or '-'}, "
-                    f"{summary.get('trainee_wpm') or '-'} wpm -> {r.report_path}"
+                    f"{printable(r.input)}: overall {summary.get('overall') or '-'}, calm {summary.get('calm') or '-'}, "
+                    f"{summary.get('trainee_wpm') or '-'} wpm -> {printable(r.report_path)}"
                     + (f" (+ {Path(r.html_path).name})" if r.html_path else ""), markup=False,
                 )
     if many or args.out:
@@ -129,6 +134,26 @@ def run(args) -> int:
     return 0
 
 
+def _say_channels(con, args) -> None:
+    """Before grading: which two channels of a file with more than two are graded."""
+    from voicetrainer.errors import VoiceTrainerError
+    from voicetrainer.session.grader import call_channels
+
+    for inp in args.inputs:
+        if Path(inp).is_dir() or not Path(inp).is_file():
+            continue
+        try:
+            from voicetrainer.audio.sources import probe_audio
+
+            n = probe_audio(inp).channels
+            if n > 2:
+                _, notes = call_channels(n, trainee_channel=args.trainee_channel, caller_channel=args.caller_channel)
+                for note in notes:
+                    con.print(f"{printable(inp)}: {note}", markup=False, highlight=False)
+        except VoiceTrainerError:
+            continue  # grading reports the problem with the file
+
+
 def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> None:
     from voicetrainer.report.jsonio import write_atomic
 
@@ -136,8 +161,8 @@ def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> No
     w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
     w.writeheader()
     for r in results:
-        row = {"input": r.input, "status": "error" if r.error else "ok", "error": r.error or "", **r.summary,
-               "report": os.path.relpath(r.report_path, base) if r.report_path else ""}
+        row = {"input": printable(r.input), "status": "error" if r.error else "ok", "error": r.error or "", **r.summary,
+               "report": printable(os.path.relpath(r.report_path, base)) if r.report_path else ""}
         row["trainee"] = row.get("trainee") or trainee_of.get(r.input) or ""
         w.writerow(row)
     write_atomic(base / "summary.csv", buf.getvalue())
@@ -157,6 +182,6 @@ def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> No
             except (OSError, ValueError, KeyError, TypeError):
                 report = None
         href = os.path.relpath(r.html_path or r.report_path, base) if (r.html_path or r.report_path) else None
-        entries.append(IndexEntry(name=Path(r.input).name, href=href, report=report, error=r.error,
-                                  trainee=trainee_of.get(r.input)))
+        entries.append(IndexEntry(name=printable(Path(r.input).name), href=printable(href) if href else None,
+                                  report=report, error=r.error, trainee=trainee_of.get(r.input)))
     write_index_html(entries, base / "index.html")

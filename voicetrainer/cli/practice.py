@@ -188,15 +188,41 @@ def _print_result(report, session_dir, con) -> None:
         con.print(f"tip: {tip}")
 
 
+# what a demo run writes in its folder (audio/recorder.py, session/practice.py, report/); a run
+# replaces these and nothing else
+DEMO_FILES = ("session.json", "call.wav", "events.jsonl", "trainee_script.json", "report.json", "report.html")
+
+
+def _clear_demo_folder(out: Path) -> None:
+    """Make `out` ready for a new demo: missing or empty is fine; a folder holding only an earlier
+    demo's files has those files removed; anything else is refused (InputError, exit 2) and left
+    untouched: the demo never deletes what it did not write."""
+    from voicetrainer.errors import InputError
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError("is not a folder; give --out a new or empty folder", path=out)
+    entries = list(out.iterdir())
+    if not entries:
+        return
+    ours = (out / "session.json").is_file()
+    foreign = [e.name for e in entries
+               if not (e.is_file() and not e.is_symlink() and (e.name in DEMO_FILES or e.name.endswith(".tmp")))]
+    if not ours or foreign:
+        shown = ", ".join(sorted(foreign)[:3]) + (" ..." if len(foreign) > 3 else "")
+        raise InputError(f"is not empty and holds files the demo did not write ({shown or 'no session.json'}); "
+                         "give --out a new or empty folder", path=out)
+    for e in entries:
+        e.unlink()
+
+
 def run_demo(args) -> int:
     from voicetrainer.session.practice import simulate
 
     settings = settings_from_args(args)
     out = Path(args.out) if args.out else Path("demo-out")
-    if out.exists() and (out / "session.json").exists():
-        import shutil
-
-        shutil.rmtree(out)  # the demo folder is ours: each run replaces the last one
+    _clear_demo_folder(out)
     con = console()
     trainee_wav = _fixture("demo_trainee.wav")
     con.print(f"demo: a simulated call with persona '{args.persona}', trainee answers from {trainee_wav.name} "

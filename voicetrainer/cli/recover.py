@@ -17,6 +17,8 @@ def register(sub, common) -> None:
     p.add_argument("dirs", nargs="*", metavar="DIR", help="session folders (default: all interrupted ones)")
     p.add_argument("--root", metavar="DIR", help="sessions folder to scan (default: <user data>/sessions)")
     p.add_argument("--no-grade", action="store_true", help="repair only")
+    p.add_argument("--out", metavar="DIR", help="leave the sessions untouched: copy each to DIR/<name> and repair "
+                   "and grade it there (a full or read-only disk)")
     add_history_args(p, "graded sessions")
     add_model_args(p)
     p.set_defaults(func=run)
@@ -29,7 +31,7 @@ def run(args) -> int:
     root = Path(args.root) if args.root else default_sessions_root(settings)
     results = recover_and_grade(
         [Path(d) for d in args.dirs] or None, root=root, grade=not args.no_grade, settings=settings,
-        db=history_db(args),
+        db=history_db(args), out=Path(args.out) if args.out else None,
     )
     con = console(stderr=True)
     if not results:

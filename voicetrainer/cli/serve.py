@@ -9,13 +9,16 @@ def register(sub, common) -> None:
     p = sub.add_parser(
         "serve", parents=[common], help="the web app for recruits and trainers (local browser page)",
         description="Start the local web app and print its address. It listens on 127.0.0.1 only; "
-        "another --host needs --token, and every request must then carry it.",
+        "another --host needs --token, and every request must then carry it. Without --token the "
+        "account that started it gets in directly; other accounts on this PC need the printed link.",
     )
     p.add_argument("--port", type=int, default=8765, metavar="N", help="port (default 8765; 0 = any free port)")
     p.add_argument("--host", default="127.0.0.1", metavar="ADDR",
                    help="address to listen on (default 127.0.0.1; anything else requires --token)")
     p.add_argument("--token", metavar="SECRET",
                    help="require this token on every request ('auto' = generate one and print the link)")
+    p.add_argument("--allow-folder", action="append", default=[], metavar="DIR",
+                   help="a folder the app may read recordings from (batch grading, simulated calls); repeatable")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     add_model_args(p)
     p.set_defaults(func=run)
@@ -23,6 +26,7 @@ def register(sub, common) -> None:
 
 def run(args) -> int:
     import sys
+    from pathlib import Path
 
     from voicetrainer.web.server import WebApp, is_loopback, make_server, new_token
 
@@ -32,9 +36,9 @@ def run(args) -> int:
         from voicetrainer.errors import InputError
 
         raise InputError("too short: use at least 12 characters (or --token auto)", field="--token")
-    app = WebApp(settings=settings, token=token)
+    app = WebApp(settings=settings, token=token, input_roots=[Path(d) for d in args.allow_folder])
     server = make_server(app, args.host, args.port)  # refuses a non-loopback host without a token (exit 2)
-    url = server.url + (f"?token={token}" if token else "")
+    url = server.url + f"?token={app.token}"  # other accounts on this PC need it (the owner does not)
     con = console()
     con.print(f"voicetrainer is running at {url}", markup=False, highlight=False)
     if not is_loopback(args.host):

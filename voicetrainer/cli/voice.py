@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from voicetrainer.errors import printable
+
 
 def register(sub, common) -> None:
     p = sub.add_parser(
@@ -39,7 +41,7 @@ def analyze_clip(path: str, baseline, settings) -> dict:
     brate = baseline.syllable_rate * 60 if baseline.syllable_rate == baseline.syllable_rate else None
     calm = calm_score(stats, baseline, rate=rate, baseline_rate=brate)
     calm["baseline_source"] = source
-    return {"file": path, "duration_s": round(stats.speech_s, 2), "calm": calm}
+    return {"file": printable(path), "duration_s": round(stats.speech_s, 2), "calm": calm}
 
 
 def run(args) -> int:
@@ -59,7 +61,7 @@ def run(args) -> int:
             results.append(analyze_clip(f, baseline, settings))
         except VoiceTrainerError as e:
             errors.append(e)
-            results.append({"file": f, "error": str(e)})
+            results.append({"file": printable(f), "error": str(e)})
     con = console()
     if args.json:
         print(json.dumps(results, indent=2))

@@ -198,7 +198,32 @@ def _parse(path: Path) -> tuple[Any, Any]:
         raise PersonaError(f"not valid YAML: {where}{problem}", path=path) from e
     except yaml.YAMLError as e:
         raise PersonaError(f"not valid YAML: {e}", path=path) from e
+    dup = _duplicate_key(_compose(raw))
+    if dup is not None:  # YAML keeps the last value silently; a persona must say one thing
+        key, first, again = dup
+        raise PersonaError(f"line {again}: key {key!r} appears twice in the same mapping (first on line {first}); "
+                           "keep one", path=path)
     return doc, raw
+
+
+def _duplicate_key(node) -> tuple[str, int, int] | None:
+    """(key, first line, repeated line) of the first key repeated within one mapping, or None."""
+    import yaml
+
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode) and k.value != "<<":
+                    if k.value in seen:
+                        return k.value, seen[k.value], k.start_mark.line + 1
+                    seen[k.value] = k.start_mark.line + 1
+                stack.append(v)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return None
 
 
 def _compose(raw: str):

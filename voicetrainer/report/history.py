@@ -17,19 +17,21 @@ Version history:
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from voicetrainer import get_logger
-from voicetrainer.errors import ConfigError
+from voicetrainer.errors import ConfigError, printable
+# CSV export and trend rows live in history_export (this module stays under 450 lines)
+from voicetrainer.report.history_schema import MIGRATIONS, SCHEMA_VERSION, _migrate_1, _migrate_2, _migrate_3  # noqa: F401
+from voicetrainer.report.history_export import CSV_COLUMNS, METRIC_COLUMNS, trend_rows, write_csv  # noqa: F401
 from voicetrainer.report.schema import SKILLS, Report, finite
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,93 +41,41 @@ log = get_logger(__name__)
 
 DB_FILENAME = "history.sqlite"
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction to finish
-
-# Key metrics stored as columns (report.metrics keys; "calm_score" is metrics.calm.score).
-METRIC_COLUMNS = (
-    "trainee_wpm",
-    "talk_ratio",
-    "mean_response_gap_s",
-    "longest_silence_s",
-    "interruptions_by_trainee",
-    "filler_rate",
-    "calm_score",
-)
+PENDING_SUFFIX = ".pending.jsonl"  # rows that met a locked database, added on the next open
+WHERE_ELSE = ("make it writable, or record elsewhere with --db FILE (or $VOICETRAINER_DATA), or use "
+              "--no-history; reports are written either way")
 
 
-def _migrate_1(cur: sqlite3.Cursor) -> None:
-    cur.execute(
-        """CREATE TABLE sessions(
-            id INTEGER PRIMARY KEY,
-            trainee TEXT,
-            persona TEXT,
-            date TEXT NOT NULL,               -- ISO 8601
-            folder TEXT,                      -- the session folder (absolute), or NULL
-            overall REAL,
-            duration_s REAL,
-            trainee_wpm REAL,
-            talk_ratio REAL,
-            mean_response_gap_s REAL,
-            longest_silence_s REAL,
-            interruptions_by_trainee INTEGER,
-            filler_rate REAL,
-            calm_score REAL,
-            metrics_json TEXT                 -- the report's whole metrics dict
-        )"""
-    )
-    cur.execute(
-        """CREATE TABLE skill_scores(
-            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            skill TEXT NOT NULL,
-            score REAL,
-            PRIMARY KEY(session_id, skill)
-        )"""
-    )
+def is_busy(e: Exception) -> bool:
+    """True for SQLite's "database is locked" / "busy": another process holds the write lock."""
+    return isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e))
 
 
-def _migrate_2(cur: sqlite3.Cursor) -> None:
-    cur.execute("ALTER TABLE sessions ADD COLUMN rubric TEXT")
-    # version 1 allowed the same folder twice; keep the newest row of each before making it unique
-    cur.execute(
-        """DELETE FROM skill_scores WHERE session_id IN (
-             SELECT id FROM sessions s WHERE folder IS NOT NULL
-               AND id < (SELECT MAX(id) FROM sessions t WHERE t.folder = s.folder))"""
-    )
-    cur.execute(
-        """DELETE FROM sessions WHERE folder IS NOT NULL
-             AND id < (SELECT MAX(id) FROM sessions t WHERE t.folder = sessions.folder)"""
-    )
-    cur.execute("CREATE UNIQUE INDEX sessions_folder ON sessions(folder) WHERE folder IS NOT NULL")
-    cur.execute("CREATE INDEX sessions_trainee_date ON sessions(trainee, date)")
-    cur.execute("CREATE INDEX sessions_persona_date ON sessions(persona, date)")
+def damaged(path: Path, e: Exception) -> ConfigError:
+    """The message for a history database SQLite cannot read (damaged pages, not a database)."""
+    return ConfigError(
+        f"the history database is damaged or not a voicetrainer history database ({e}). Rename it (for "
+        f"example to {path.name}.damaged): the next run starts a new one; `sqlite3 {path.name} .recover` can "
+        "save its rows. Reports in the session folders are not affected", path=path)
 
 
-def _migrate_3(cur: sqlite3.Cursor) -> None:
-    cur.execute(
-        """CREATE TABLE drills(
-            id INTEGER PRIMARY KEY,
-            trainee TEXT,
-            persona TEXT,
-            date TEXT NOT NULL,               -- ISO 8601
-            rounds INTEGER,                   -- scored answers
-            mean_score REAL,                  -- mean calm score 0-100 of the scored answers
-            min_score REAL,
-            start_level INTEGER,              -- provocation harshness 0 (mild) .. 3 (furious)
-            final_level INTEGER,
-            max_level INTEGER,
-            baseline_source TEXT,
-            result_json TEXT                  -- every round: line, answer times, score, feedback
-        )"""
-    )
-    cur.execute("CREATE INDEX drills_trainee_date ON drills(trainee, date)")
+def _readable(method):
+    """SQLite errors during a query as ConfigError naming the file and what to do (a damaged file,
+    a read-only one); "database is locked" stays as it is, for `history_queue`."""
+    import functools
 
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as e:  # read-only file or folder, I/O error; busy: the caller queues
+            if is_busy(e):
+                raise
+            raise ConfigError(f"cannot use the history database ({e}); {WHERE_ELSE}", path=self.path) from e
+        except sqlite3.DatabaseError as e:
+            raise damaged(self.path, e) from e
 
-def _migrate_4(cur: sqlite3.Cursor) -> None:
-    cur.execute("ALTER TABLE sessions ADD COLUMN outcome TEXT")  # resolved | hung_up | ... | NULL
-
-
-# MIGRATIONS[k] upgrades a database from version k to k + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_migrate_1, _migrate_2, _migrate_3, _migrate_4)
-SCHEMA_VERSION = len(MIGRATIONS)  # 4
+    return wrapper
 
 
 def default_db_path(settings: "Settings | None" = None) -> Path:
@@ -226,11 +176,15 @@ class HistoryDB:
 
     def __init__(self, path: str | Path | None = None, *, timeout_s: float = BUSY_TIMEOUT_S):
         self.path = Path(path) if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create the folder for the history database ({e.strerror or e}); "
+                              f"{WHERE_ELSE}", path=self.path.parent) from e
         try:
             self._con = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
         except sqlite3.Error as e:
-            raise ConfigError(f"cannot open the history database ({e}); choose another with --db", path=self.path) from e
+            raise ConfigError(f"cannot open the history database ({e}); {WHERE_ELSE}", path=self.path) from e
         self._con.row_factory = sqlite3.Row
         try:
             self._con.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
@@ -240,10 +194,15 @@ class HistoryDB:
         except BaseException as e:
             self._con.close()
             if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
-                raise ConfigError(
-                    f"not a voicetrainer history database ({e}); choose another with --db", path=self.path
-                ) from e
+                raise damaged(self.path, e) from e
+            if isinstance(e, sqlite3.OperationalError) and not is_busy(e):  # read-only file or folder
+                raise ConfigError(f"cannot write the history database ({e}); {WHERE_ELSE}", path=self.path) from e
             raise
+        pending = self.path.with_name(self.path.name + PENDING_SUFFIX)
+        if pending.exists():
+            from voicetrainer.report.history_queue import replay_pending
+
+            replay_pending(self, pending)
 
     # -- setup -------------------------------------------------------------------------------
     def _set_wal(self, timeout_s: float) -> None:
@@ -295,6 +254,7 @@ class HistoryDB:
         self.close()
 
     # -- writing -----------------------------------------------------------------------------
+    @_readable
     def add(
         self,
         report: Report,
@@ -318,10 +278,11 @@ class HistoryDB:
             rubric: the rubric's name or path, for the record.
         """
         metrics = key_metrics(report)
-        folder_s = str(Path(folder).resolve()) if folder is not None else None
+        # printable(): SQLite stores UTF-8 only, and a file name need not be (its odd bytes become U+FFFD)
+        folder_s = printable(Path(folder).resolve()) if folder is not None else None
         row = {
-            "trainee": trainee,
-            "persona": persona,
+            "trainee": printable(trainee) if trainee is not None else None,
+            "persona": printable(persona) if persona is not None else None,
             "date": _iso(date),
             "folder": folder_s,
             "overall": finite(report.overall),
@@ -359,6 +320,7 @@ class HistoryDB:
         return int(sid)
 
     # -- reading -----------------------------------------------------------------------------
+    @_readable
     def sessions(
         self,
         *,
@@ -395,10 +357,12 @@ class HistoryDB:
             for r in rows
         ]
 
+    @_readable
     def count(self) -> int:
         return int(self._con.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
 
     # -- drills ------------------------------------------------------------------------------
+    @_readable
     def add_drill(self, result: Any, *, date: datetime | str | None = None) -> int:
         """Record one calm-voice drill (a `voicetrainer.calm.drill.DrillResult`); returns its id."""
         scores = [s for s in (finite(x) for x in result.scores) if s is not None]
@@ -444,6 +408,7 @@ class HistoryDB:
         sql += " ORDER BY date DESC, id DESC" + (f" LIMIT {int(limit)}" if limit is not None else "")
         return self._con.execute(sql, args).fetchall()[::-1]
 
+    @_readable
     def drills(self, *, trainee: str | None = None, persona: str | None = None,
                since: datetime | str | None = None, limit: int | None = None) -> list[DrillRecord]:
         """Drills oldest first, with the same filters as `sessions`."""
@@ -458,6 +423,7 @@ class HistoryDB:
             for r in rows
         ]
 
+    @_readable
     def trainees(self) -> list[str]:
         rows = self._con.execute("SELECT DISTINCT trainee FROM sessions WHERE trainee IS NOT NULL ORDER BY trainee")
         return [r[0] for r in rows]
@@ -475,33 +441,3 @@ def _clean(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [_clean(x) for x in v]
     return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-
-
-CSV_COLUMNS = ("date", "trainee", "persona", "outcome", "overall", *SKILLS, "duration_s", *METRIC_COLUMNS, "rubric", "folder")
-
-
-def write_csv(records: Iterable[SessionRecord], out: str | Path | IO[str]) -> None:
-    """Sessions as CSV, one row each: `CSV_COLUMNS`; empty cells where a value is missing."""
-
-    def rows() -> Iterable[list[Any]]:
-        yield list(CSV_COLUMNS)
-        for r in records:
-            vals = {
-                "date": r.date, "trainee": r.trainee, "persona": r.persona, "overall": r.overall,
-                "duration_s": r.duration_s, "rubric": r.rubric, "folder": r.folder, "outcome": r.outcome,
-                **{s: r.scores.get(s) for s in SKILLS}, **r.metrics,
-            }  # fmt: skip
-            yield ["" if vals.get(c) is None else vals[c] for c in CSV_COLUMNS]
-
-    if isinstance(out, (str, Path)):
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(rows())
-    else:
-        csv.writer(out).writerows(rows())
-
-
-def trend_rows(records: Sequence[SessionRecord]) -> list[dict[str, Any]]:
-    """Records in the shape `voicetrainer.report.plots.trend_png` draws."""
-    return [{"date": r.date, "overall": r.overall, "scores": dict(r.scores)} for r in records]

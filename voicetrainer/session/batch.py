@@ -13,7 +13,7 @@ from pathlib import Path
 
 from voicetrainer import get_logger
 from voicetrainer.config import Settings
-from voicetrainer.errors import VoiceTrainerError
+from voicetrainer.errors import VoiceTrainerError, os_error_message
 
 log = get_logger(__name__)
 
@@ -25,6 +25,7 @@ class GradeTask:
     input: str
     out_dir: str
     trainee_channel: int = 1
+    caller_channel: int | None = None  # None: the other of channels 0/1 (see grader.call_channels)
     baseline: str | None = None
     rubric: str | None = None
     html: bool = True
@@ -85,15 +86,15 @@ def write_outputs(report, out_dir: Path, *, html: bool = True, db: str | None = 
         href = relative_href(audio, out_dir / "report.html") if audio else None
         html_path = write_report_html(report, out_dir / "report.html", audio_href=href)
     if db is not None:
-        from voicetrainer.report.history import HistoryDB, default_db_path
+        from voicetrainer.report.history import default_db_path
+        from voicetrainer.report.history_queue import record_session
 
-        try:
-            with HistoryDB(db or default_db_path()) as history:
-                history.add(
-                    report, trainee=trainee or report.source.get("trainee") or "unknown",
-                    persona=persona or report.source.get("persona"), folder=str(out_dir.resolve()),
-                    date=report.source.get("started"), rubric=report.source.get("rubric_name"),
-                )
+        try:  # a locked database queues the row (record_session says so) instead of dropping it
+            record_session(
+                Path(db or default_db_path()), report, trainee=trainee or report.source.get("trainee") or "unknown",
+                persona=persona or report.source.get("persona"), folder=out_dir.resolve(),
+                date=report.source.get("started"), rubric=report.source.get("rubric_name"), report_path=report_path,
+            )
         except VoiceTrainerError:
             raise
         except Exception as e:  # history is a convenience: never lose a report over it
@@ -106,7 +107,8 @@ def grade_one(task: GradeTask, settings: Settings) -> GradeResult:
 
     res = GradeResult(task.input)
     try:
-        opts = GradeOptions(trainee_channel=task.trainee_channel, baseline=task.baseline, rubric=task.rubric)
+        opts = GradeOptions(trainee_channel=task.trainee_channel, caller_channel=task.caller_channel,
+                            baseline=task.baseline, rubric=task.rubric)
         from voicetrainer.session.transcript import is_transcript
 
         asr = None if is_transcript(task.input) else _get_transcriber(settings)  # text needs no model
@@ -118,6 +120,8 @@ def grade_one(task: GradeTask, settings: Settings) -> GradeResult:
         res.summary = summarize(report)
     except VoiceTrainerError as e:
         res.error, res.exit_code = str(e), e.exit_code
+    except OSError as e:  # a read-only or full --out folder: say which, no traceback
+        res.error, res.exit_code = os_error_message(e, what="cannot write the report"), 2
     except Exception as e:
         log.exception("internal error grading %s", task.input)
         res.error, res.exit_code = f"{task.input}: internal error: {type(e).__name__}: {e}", 1

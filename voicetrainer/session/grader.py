@@ -19,7 +19,7 @@ from voicetrainer.analysis.recovery import analyze_recovery
 from voicetrainer.asr import Transcriber
 from voicetrainer.audio.sources import AudioInfo, FileSource, probe_audio
 from voicetrainer.config import Settings
-from voicetrainer.errors import AudioInputError
+from voicetrainer.errors import AudioInputError, printable
 from voicetrainer.report.schema import Interruption, Report, Turn, Word
 from voicetrainer.session.analyzer import CallAnalyzer, CallResult
 from voicetrainer.session.pipeline import ChannelAnalyzer, VoiceAccumulator, VoiceStats
@@ -38,7 +38,9 @@ class GradeOptions:
     """How to grade one input.
 
     Attributes:
-        trainee_channel: channel of the trainee in a two-channel file (the other is the caller).
+        trainee_channel: channel of the trainee in a file of two or more channels.
+        caller_channel: channel of the caller (None = the other of channels 0 and 1, or 0 when the
+            trainee is on channel 2 or above).
         baseline: a calm clip of the trainee's voice; default = their own first turn.
         rubric: rubric file for the skills (default: the shipped rubric).
         merge_asr_s: send speech closer than this to the recogniser in one piece.
@@ -49,6 +51,7 @@ class GradeOptions:
     """
 
     trainee_channel: int = 1
+    caller_channel: int | None = None
     baseline: str | None = None
     rubric: str | None = None
     merge_asr_s: float = 1.5
@@ -67,9 +70,33 @@ class CallInput:
     session_dir: Path | None = None
     caller_lines: list[dict] = field(default_factory=list)  # known caller text with times
     meta: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # said in the report's warnings (e.g. channels ignored)
 
 
-def resolve_input(path: str | Path, *, trainee_channel: int = 1) -> CallInput:
+def call_channels(n_channels: int, *, trainee_channel: int = 1, caller_channel: int | None = None,
+                  path: str | Path = "") -> tuple[dict[str, int], list[str]]:
+    """({"caller": c, "trainee": t}, notes) for a file of `n_channels` >= 2 channels.
+
+    Raises AudioInputError naming the file when a channel does not exist or both are the same.
+    A file with more than two channels gets a note saying which two were graded and how to choose.
+    """
+    caller = caller_channel if caller_channel is not None else (1 - trainee_channel if trainee_channel in (0, 1) else 0)
+    for flag, ch in (("--trainee-channel", trainee_channel), ("--caller-channel", caller)):
+        if not 0 <= ch < n_channels:
+            raise AudioInputError(f"{flag} {ch} does not exist: the file has {n_channels} channels (0-{n_channels - 1})",
+                                  path=path)
+    if caller == trainee_channel:
+        raise AudioInputError(f"--trainee-channel and --caller-channel are both {caller}; give two different channels",
+                              path=path)
+    notes = []
+    if n_channels > 2:
+        notes.append(f"the file has {n_channels} channels: channel {caller} was graded as the caller and channel "
+                     f"{trainee_channel} as the trainee, the other {n_channels - 2} ignored (choose with "
+                     "--trainee-channel and --caller-channel)")
+    return {"caller": caller, "trainee": trainee_channel}, notes
+
+
+def resolve_input(path: str | Path, *, trainee_channel: int = 1, caller_channel: int | None = None) -> CallInput:
     """Decide what `path` is: a session folder, a two-channel call, or a trainee-only recording."""
     p = Path(path)
     if p.is_dir():
@@ -101,9 +128,11 @@ def resolve_input(path: str | Path, *, trainee_channel: int = 1) -> CallInput:
         return CallInput(p, audio, info, speakers, p, lines, meta)
     info = probe_audio(p)
     if info.channels >= 2:
-        if trainee_channel not in (0, 1):
-            raise AudioInputError(f"--trainee-channel must be 0 or 1, got {trainee_channel}", path=p)
-        return CallInput(p, p, info, {"caller": 1 - trainee_channel, "trainee": trainee_channel})
+        speakers, notes = call_channels(info.channels, trainee_channel=trainee_channel, caller_channel=caller_channel,
+                                        path=p)
+        for note in notes:
+            log.warning("%s: %s", p, note)
+        return CallInput(p, p, info, speakers, notes=notes)
     return CallInput(p, p, info, {"trainee": 0})
 
 
@@ -130,7 +159,7 @@ def grade(
 
     if is_transcript(path):
         return grade_transcript(path, rubric=options.rubric)
-    call = resolve_input(path, trainee_channel=options.trainee_channel)
+    call = resolve_input(path, trainee_channel=options.trainee_channel, caller_channel=options.caller_channel)
     known = bool(call.caller_lines)
     asr_speakers = {s for s in call.speakers if not (s == "caller" and known)}
     source = FileSource(call.audio, info=call.info)
@@ -151,6 +180,10 @@ def grade(
         baseline = stats
     report = build_report(call, result, baseline=baseline, clipped_fraction=source.clipped_samples / max(1, source.samples_read * len(call.speakers)))
     report.outcome, report.outcome_reason = call.meta.get("outcome"), call.meta.get("outcome_reason")
+    report.warnings.extend(call.notes)
+    if source.nonfinite_samples:
+        report.warnings.append(f"{source.nonfinite_samples} sample(s) in the file were not numbers (NaN or infinity) "
+                               "and were graded as silence: the recording is damaged")
     _score_skills(report, call, options)
     return report
 
@@ -314,8 +347,8 @@ def build_report(
         metrics=metrics,
         latency=latency,
         source={
-            "input": str(call.path),
-            "audio": str(call.audio),
+            "input": printable(call.path),
+            "audio": printable(call.audio),
             "sample_rate_hz": call.info.sample_rate,
             "channels": call.info.channels,
             "speakers": call.speakers,

@@ -9,6 +9,7 @@ a null sink (or a file). Both go through `run_call`, so they are the same code.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from voicetrainer import get_logger
 from voicetrainer.audio.frames import Frame
 from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings, user_data_dir
 from voicetrainer.persona.dialog import fmt_time
+from voicetrainer.errors import VoiceTrainerError
 from voicetrainer.report.schema import Report
 from voicetrainer.session.live import LiveOptions, LiveSession, LiveUpdate
 from voicetrainer.session.pipeline import VoiceStats
@@ -88,7 +90,7 @@ class VoiceBank:
             log.warning("caller line skipped, synthesis failed: %s", e)
             return np.zeros(0, dtype=np.float32)
         if path not in self._memo:
-            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            audio, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
             self._memo[path] = resample(audio.mean(axis=1), rate, SAMPLE_RATE)
         return self._memo[path]
 
@@ -218,7 +220,12 @@ def run_call(
                        **({"error": str(error)} if error else {}), **({"note": out["aborted"]} if out["aborted"] else {}))
     call = resolve_input(session_dir)
     call.caller_lines = out["caller_lines"]
-    report = build_report(call, out["result"], baseline=baseline, latency=out["latency"])
+    try:
+        report = build_report(call, out["result"], baseline=baseline, latency=out["latency"])
+    except VoiceTrainerError:
+        if error is not None:  # e.g. the disk filled before the trainee spoke: that is the news
+            raise error from None
+        raise
     report.events = list(out["events"])
     report.metrics["recovery"] = report_recovery(report)  # escalations from the dialog's mood now
     report.source.update(persona=persona.id, trainee=setup.trainee, outcome=outcome, status=status)
@@ -229,7 +236,15 @@ def run_call(
     if error:
         report.warnings.append(f"session aborted: {error}")
     _score_skills(report, call, GradeOptions(rubric=setup.rubric))
-    write_outputs(report, session_dir, html=setup.html, db=setup.db, trainee=setup.trainee, persona=persona.id)
+    try:
+        write_outputs(report, session_dir, html=setup.html, db=setup.db, trainee=setup.trainee, persona=persona.id)
+    except OSError as e:  # a full or read-only disk: the recording is kept, grade it later or elsewhere
+        from voicetrainer.errors import StorageError, os_error_message
+
+        raise StorageError(
+            os_error_message(e, what="cannot write the report") + f". The recording is kept in {session_dir}: "
+            f"free some space and run `voicetrainer recover {session_dir}`, or grade it onto another disk with "
+            f"`voicetrainer recover {session_dir} --out DIR`") from (error or e)
     if error:
         raise error
     return report, session_dir

@@ -64,20 +64,25 @@ def recover_on_start(root: str | Path | None = None) -> list[Path]:
 
 
 def needs_grading(session_dir: Path) -> bool:
-    """A session that was recovered or aborted and has no report yet."""
+    """A closed session (complete, recovered or aborted) with no report, whose closing process is
+    gone: killed after the manifest said "complete" but before the report was written, say."""
     meta = read_manifest(session_dir) or {}
-    return meta.get("status") in ("recovered", "aborted") and not (session_dir / "report.json").exists()
+    if meta.get("status") not in ("complete", "recovered", "aborted") or (session_dir / "report.json").exists():
+        return False
+    return not writer_alive({"writer": meta.get("closed_by")})  # still alive: it is writing the report
 
 
 def recover_and_grade(
     dirs: list[Path] | None = None, *, root: Path | None = None, grade: bool = True,
-    settings: Settings = Settings(), db: str | None = "", transcriber=None,
+    settings: Settings = Settings(), db: str | None = "", transcriber=None, out: Path | None = None,
 ) -> list[RecoverResult]:
     """Repair `dirs` (or every interrupted session under `root`) and grade them.
 
     With `dirs` given, each is repaired if needed and graded (unless `grade` is False). Without,
-    the interrupted sessions under `root` are repaired, and those recovered or aborted earlier but
-    never graded are graded too. `transcriber` overrides the ASR backend (tests).
+    the interrupted sessions under `root` are repaired, and closed sessions never graded are
+    graded too. `transcriber` overrides the ASR backend (tests). With `out`, the sessions are
+    only read: each is copied to ``out/<name>`` and repaired and graded there (a full or
+    read-only disk).
     """
     if dirs is None:
         root = root or default_sessions_root(settings)
@@ -96,6 +101,9 @@ def recover_and_grade(
             meta = read_manifest(d)
             if meta is not None and meta.get("status") == "recording" and writer_alive(meta):
                 raise VoiceTrainerError("is still being recorded by a running process; leave it alone", path=d)
+            if out is not None:
+                d = _copy_session(d, Path(out))
+                res.session = str(d)
             res.repaired = recover_session(d)
             res.duration_s = (read_manifest(d) or {}).get("duration_s")
         except VoiceTrainerError as e:
@@ -107,6 +115,24 @@ def recover_and_grade(
         if grade:
             _grade(d, res, settings, db=db, transcriber=transcriber)
     return results
+
+
+SESSION_FILES = ("session.json", "call.wav", "events.jsonl", "trainee_script.json")
+
+
+def _copy_session(d: Path, out: Path) -> Path:
+    """Copy a session's own files to ``out/<name>`` (the original is only read)."""
+    import shutil
+
+    dest = out / d.name
+    if (dest / "session.json").exists():
+        raise VoiceTrainerError("already holds this session; choose another --out", path=dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in SESSION_FILES:
+        if (d / name).is_file():
+            shutil.copyfile(d / name, dest / name)
+    log.info("recover: copied %s to %s (the original is left as it is)", d, dest)
+    return dest
 
 
 def _grade(d: Path, res: RecoverResult, settings: Settings, *, db, transcriber) -> None:

@@ -19,6 +19,7 @@ Script format (``<recording>.json``)::
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from voicetrainer import get_logger
 from voicetrainer.audio.frames import Frame
 from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE
 from voicetrainer.errors import AudioInputError
+
+log = get_logger(__name__)
 
 NOISE_DBFS = -62.0  # quiet room noise under the simulated microphone
 
@@ -48,12 +52,15 @@ def load_script(recording: str | Path) -> tuple[np.ndarray, list[Answer]]:
     """The recording (16 kHz mono) and its answers; without a script, each VAD segment is an answer."""
     import soundfile as sf
 
-    from voicetrainer.audio.sources import probe_audio
+    from voicetrainer.audio.sources import finite_samples, probe_audio
     from voicetrainer.audio.playback import resample
 
     rec = Path(recording)
     info = probe_audio(rec)
-    audio, rate = sf.read(str(rec), dtype="float32", always_2d=True)
+    audio, rate = sf.read(os.fsencode(rec), dtype="float32", always_2d=True)
+    audio, bad = finite_samples(audio)
+    if bad:
+        log.warning("%s: %d NaN/infinite sample(s) replaced by silence", rec, bad)
     audio = resample(audio.mean(axis=1), rate, SAMPLE_RATE)
     script = rec.with_suffix(".json")
     if script.exists():

@@ -19,7 +19,7 @@ from typing import Any
 
 from voicetrainer import get_logger
 from voicetrainer.config import Settings
-from voicetrainer.errors import VoiceTrainerError
+from voicetrainer.errors import VoiceTrainerError, printable
 
 log = get_logger(__name__)
 
@@ -245,6 +245,7 @@ class BatchJob(_Published):
     out_dir: Path
     settings: Settings
     record_history: bool = False
+    inside: tuple[Path, ...] = ()  # when set: only inputs that resolve inside one of these folders
     items: list[BatchItem] = field(default_factory=list)
     state: str = "running"  # running | done | failed
     error: str | None = None
@@ -252,7 +253,10 @@ class BatchJob(_Published):
     def __post_init__(self) -> None:
         _Published.__init__(self)
         self._lock = threading.Lock()
-        self.items = [BatchItem(p.name, str(p)) for p in find_recordings(self.folder)]
+        found = find_recordings(self.folder)
+        if self.inside:  # a symlink in the folder must not lead the batch elsewhere
+            found = [p for p in found if any(p.resolve().is_relative_to(r) for r in self.inside)]
+        self.items = [BatchItem(printable(p.name), str(p)) for p in found]  # a name need not be UTF-8
         self.thread = threading.Thread(target=self._run, name="web-batch", daemon=True)
 
     @property
@@ -278,7 +282,7 @@ class BatchJob(_Published):
                     else:
                         it.status, it.overall = "done", res.summary.get("overall")
                         page = res.html_path or res.report_path
-                        it.href = os.path.relpath(page, self.out_dir) if page else None
+                        it.href = printable(os.path.relpath(page, self.out_dir)) if page else None
                 self._publish()
             self._write_index(tasks)
             self.state = "done"

@@ -23,6 +23,12 @@ NAV = [
 ]
 
 
+# The server's CSRF token goes where this mark stands (routes.Handler._html fills it in): in a
+# <meta> for the scripts' fetch() calls and in a hidden field of every POST form.
+CSRF_MARK = "__vt_csrf__"
+CSRF_INPUT = f'<input type="hidden" name="csrf" value="{CSRF_MARK}">'
+
+
 def esc(v: Any) -> str:
     return escape("" if v is None else str(v), quote=True)
 
@@ -37,6 +43,7 @@ def layout(title: str, body: str, *, active: str = "", scripts: Iterable[str] = 
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="csrf-token" content="{CSRF_MARK}">'
         f'<title>{esc(title)} — voicetrainer</title><link rel="stylesheet" href="/static/app.css">{js}</head>'
         '<body><a class="skip" href="#main">Skip to content</a>'
         '<header class="top"><a class="brand" href="/">voicetrainer</a>'
@@ -89,7 +96,7 @@ def home(personas: list[dict], devices: dict, *, default_persona: str, recording
     sim_checked = " checked" if no_devices else ""
     body = (
         running
-        + '<form method="post" action="/api/call/start" id="start-form" enctype="multipart/form-data">'
+        + '<form method="post" action="/api/call/start" id="start-form" enctype="multipart/form-data">' + CSRF_INPUT +
         '<fieldset><legend>1. Choose a caller</legend>'
         f'<ul class="cards" id="personas">{"".join(cards)}</ul></fieldset>'
         '<fieldset><legend>2. You and your headset</legend><div class="row">'
@@ -143,7 +150,7 @@ def call_page(call: dict | None) -> str:
         '<section aria-labelledby="h-captions"><h2 id="h-captions">Captions</h2>'
         '<ol class="captions" id="captions" aria-live="polite"></ol></section>'
         '</div>'
-        '<noscript><form method="post" action="/api/call/stop"><button>End call</button></form></noscript>'
+        '<noscript><form method="post" action="/api/call/stop">' + CSRF_INPUT + '<button>End call</button></form></noscript>'
     )
     title = "Call with " + call["persona_name"] + (" (simulated)" if call["simulated"] else "")
     return layout(title, body, active="/", scripts=["live.js"])
@@ -304,7 +311,7 @@ def batch_page(job: dict | None, recordings: list[str], notice: str | None = Non
         f'<li><label><input type="checkbox" name="fixture" value="{esc(n)}"> {esc(n)}</label></li>' for n in recordings
     )
     form = (
-        '<form method="post" action="/api/batch/start" id="batch-form" enctype="multipart/form-data">'
+        '<form method="post" action="/api/batch/start" id="batch-form" enctype="multipart/form-data">' + CSRF_INPUT +
         '<p><label for="recordings">Recordings to grade (WAV, FLAC or OGG; choose several at once)</label>'
         '<input type="file" id="recordings" name="recordings" multiple accept=".wav,.flac,.ogg,audio/*"></p>'
         + (f'<fieldset><legend>and/or recordings that ship with voicetrainer</legend><ul class="plain" id="shipped">'

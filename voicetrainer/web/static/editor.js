@@ -2,6 +2,7 @@
 // line and in a list; save; preview every line as audio.
 (function () {
   "use strict";
+  function csrf() { var m = document.querySelector('meta[name="csrf-token"]'); return m ? m.content : ""; }
   var $ = function (id) { return document.getElementById(id); };
   var form = $("editor");
   if (!form) return;
@@ -84,7 +85,7 @@
     drawGutter();
   }
   function post(url) {
-    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
+    return fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
                         body: JSON.stringify({ file: fileName(), text: ta.value }) })
       .then(function (r) { return r.json(); });
   }

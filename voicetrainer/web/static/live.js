@@ -1,6 +1,7 @@
 // Live call view: server-sent events from /api/call/events, a few snapshots a second.
 (function () {
   "use strict";
+  function csrf() { var m = document.querySelector('meta[name="csrf-token"]'); return m ? m.content : ""; }
   var root = document.getElementById("call");
   if (!root) return;
   var $ = function (id) { return document.getElementById(id); };
@@ -114,7 +115,7 @@
     var b = $("end-call");
     b.disabled = true;
     b.textContent = "Ending…";
-    fetch("/api/call/stop", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" })
+    fetch("/api/call/stop", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() }, body: "{}" })
       .then(function (r) { return r.json(); })
       .then(function (d) { if (!d.ok && d.error) $("status").textContent = d.error; })
       .catch(function (e) { $("status").textContent = "Could not end the call: " + e; b.disabled = false; });

@@ -8,7 +8,8 @@
   btn.addEventListener("click", function () {
     btn.disabled = true;
     $("mic-status").textContent = "Listening… say a few words.";
-    var es = new EventSource("/api/mic/events?seconds=6&device=" + encodeURIComponent($("mic-device").value));
+    var es = new EventSource("/api/mic/events?seconds=6&device=" + encodeURIComponent($("mic-device").value) +
+                             "&csrf=" + encodeURIComponent(document.querySelector('meta[name="csrf-token"]').content));
     es.onmessage = function (ev) {
       var d = JSON.parse(ev.data);
       $("mic-fill").style.width = pct(d.level_dbfs) + "%";
@@ -38,7 +39,7 @@
     btn.disabled = true;
     $("bl-status").textContent = "Listening: read the sentence now.";
     var url = "/api/baseline/events?device=" + encodeURIComponent($("mic-device").value) +
-              "&trainee=" + encodeURIComponent($("bl-trainee").value);
+              "&trainee=" + encodeURIComponent($("bl-trainee").value) + "&csrf=" + encodeURIComponent(document.querySelector('meta[name="csrf-token"]').content);
     var es = new EventSource(url);
     es.onmessage = function (ev) { $("mic-fill").style.width = pct(JSON.parse(ev.data).level_dbfs) + "%"; };
     es.addEventListener("done", function (ev) {
