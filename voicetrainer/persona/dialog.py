@@ -263,7 +263,8 @@ class DialogEngine:
                 return None  # _choose pushes back first
             return self._end("closing", "resolved", t_s, decisions, moves,
                              f"resolved: {', '.join(res.requires) or 'no requirements'} heard and anger "
-                             f"{fmt_mood(self.mood)} ≤ {res.max_anger:g}")  # fmt: skip
+                             f"{fmt_mood(self.mood)} ≤ {limit:g}"
+                             + (" (accepts the closing offer)" if closing_offer else ""))  # fmt: skip
         if self.turn >= t.max_turns:
             return self._end("hang_up", "turn_limit", t_s, decisions, moves,
                              f"gives up after {self.turn} turns (limit {t.max_turns})"
