@@ -54,7 +54,7 @@ from .mood import (
     Thresholds,
     mood_deltas,
 )
-from .reply import Heard, _lower_first, answer_line, hear
+from .reply import Heard, answer_line, hear
 from .schema import SITUATIONS, Persona
 from .tts import MOOD_BAND_NAMES, mood_band, voice_for_mood
 
@@ -119,7 +119,7 @@ class DialogEngine:
         text = pick.text
         if self.agent and not self._name_used and situation not in ("answer", "clarify", "opening", "interrupted"):
             self._name_used = True
-            text = f"{self.agent}, {_lower_first(text)}"
+            text = f"{self.agent}, {ph.lower_first(text)}"
         self.book.mark(text)
         voice = voice_for_mood(self.persona.voice, self.mood)
         where = f"{situation}[{pick.index}]" if pick.index >= 0 else f"{situation} ({pick.source})"
@@ -191,8 +191,10 @@ class DialogEngine:
         t_s = obs.t_s
         moves = detect_moves(obs.text, words=list(obs.words) or None, facts=self.persona.scenario.facts,
                              phrases=self.phrases)  # fmt: skip
-        kinds_now = {m.kind for m in moves}
         heard = hear(obs, moves, self.book, self.answered, self._vocabulary)
+        if heard.wrong:  # a fact read back wrongly is not a repeat-back
+            moves = [m for m in moves if m.kind != "repeat_back"]
+        kinds_now = {m.kind for m in moves}
         decisions: list[Decision] = [self._decide(t_s, "heard", why) for why in heard.notes]
         before = self.mood
         deltas = mood_deltas(obs, moves, temperament=self.persona.temperament, thresholds=self.thresholds,
@@ -245,6 +247,8 @@ class DialogEngine:
         if step is not None and tf.end_char - step.start_char <= MAX_PROMISE_CHARS:
             quote = obs.text[step.start_char : tf.end_char]
         promise = second_person(quote.strip(" ,."))
+        if self.promise and step is None:
+            return  # a bare timeframe ("today") does not replace a promise with its next step
         if promise != self.promise:
             self.promise, self._promise_said = promise, False
             decisions.append(self._decide(t_s, "heard", f"remembers the promise: {promise!r}"))

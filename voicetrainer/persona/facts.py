@@ -57,7 +57,10 @@ def stem(word: str) -> str:
     w = _IRREGULAR.get(word.lower(), word.lower()).replace("'s", "")
     for suffix in ("ing", "ed", "es", "s", "e"):
         if len(w) - len(suffix) >= 3 and w.endswith(suffix):
-            return w[: -len(suffix)]
+            w = w[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiosz":
+                w = w[:-1]  # "cancelled" -> "cancel", "stopped" -> "stop"
+            return w
     return w
 
 
@@ -179,8 +182,8 @@ def numbers(text: str) -> list[NumberMention]:
 TOPICS: dict[str, tuple[str, str]] = {
     "account": (r"\baccount\b|\blast (four|4|digits)|\bdigits\b|\bcard\b|\bcustomer (number|id)\b|\bmember",
                 r"\baccount\b|\bcard\b|\bending\b|\bcustomer\b|\bmember\b|\biban\b|\bpension\b"),
-    "reference": (r"\border\b|\breference\b|\bref\b|\bconfirmation\b|\btracking\b|\bticket\b|\bcase\b|\bclaim\b|\breceipt\b"
-                  r"|\binvoice\b|\bbooking\b|\bserial\b|\bpolicy number\b",
+    "reference": (r"\b(order|ticket|case|claim|receipt|booking|invoice|confirmation|tracking|policy) ?(number|no|id|ref|reference|code)\b"
+                  r"|\breference\b|\bref\b|\bconfirmation\b|\btracking\b|\bticket\b|\breceipt\b|\bserial\b|which order",
                   r"\border \w*\d|\breference\b|\bref\b|\bconfirmation\b|\btracking\b|\bticket\b|\bcase\b|\bclaim\b"
                   r"|\breceipt\b|\binvoice\b|\bbooking\b|\bserial\b"),
     "amount": (r"how much|\bamount\b|\bcost\b|\bprice\b|\bfee\b|\bdollars?\b|\btotal\b|\bsum\b",
@@ -265,14 +268,21 @@ class Fact:
     core: str
 
 
+_LABELLED_ID = re.compile(r"^(?:[a-z]+ ){0,2}(?:number|no\.?|id|code|ref|reference|order|ticket|claim|receipt|case|"
+                          r"booking|invoice|serial|postcode|post code|zip|username|user name|member|customer)\s+"
+                          r"((?=\S*\d)[\w-]+(?: (?=\S*\d)[\w-]+)?)$", re.I)  # fmt: skip
+
+
 def _core(text: str, topics: set[str]) -> str:
+    """The fact said as an answer: "account ending 4471" -> "It ends in 4471."; "order 48213" ->
+    "It's 48213."; anything else as written, capitalised: "Charged on March 3."."""
     t = text.strip().rstrip(".")
     m = re.search(r"\b(?:ending|ends|ending in|last four(?: digits)?)\s+(?:in\s+)?([0-9][0-9 ]*)$", t, re.I)
     if m and "account" in topics:
         return f"It ends in {m.group(1).strip()}."
-    if topics & {"account", "reference", "amount", "contact", "login"} and re.match(r"^[$£€\w]", t) \
-            and not re.match(r"^(charged|paid|bought|ordered|locked|down|since|dated)\b", t, re.I):
-        return f"It's {t}."
+    m = _LABELLED_ID.match(t)
+    if m:
+        return f"It's {m.group(1)}."
     return t[0].upper() + t[1:] + "."
 
 
@@ -307,16 +317,32 @@ class FactMatch:
     why: str
 
 
+# words that ask about a topic without naming what it is about ("when did it happen?")
+GENERIC = frozenset(stem(w) for w in """date day time happen happened start started begin began occur issue problem thing
+much many long amount total fee cost price number account digit last four code reference detail details""".split())
+
+
+def _related(a: str, b: str) -> bool:
+    """Same stem, or one the start of the other ("member" / "membership", "deliver" / "delivery")."""
+    short, long_ = sorted((a, b), key=len)
+    return a == b or (len(short) >= 4 and long_.startswith(short))
+
+
 def match_facts(question: str, facts: Sequence[Fact], *, limit: int = 2) -> list[FactMatch]:
     """The facts that answer `question`, best first: a shared topic counts 2, each shared
-    content word 1 (by stem); at most `limit`, one per topic asked."""
+    content word 1 (by stem); a fact matched by topic alone does not answer a question that
+    names something else ("date of *birth*" is not "charged on March 3"). At most `limit`,
+    one per topic asked."""
     q_topics = topics_in(question) & set(TOPICS)
     q_stems = content_stems(question)
+    specific = q_stems - GENERIC
     scored = []
     for f in facts:
         shared_topics = q_topics & f.topics
-        shared = q_stems & f.stems
+        shared = {q for q in q_stems if any(_related(q, s) for s in f.stems)}
         score = 2.0 * bool(shared_topics) + len(shared)
+        if shared_topics and not shared and specific:
+            continue  # the question is about something this fact does not mention
         if score <= 0:
             continue
         why = []

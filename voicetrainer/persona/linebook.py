@@ -138,7 +138,7 @@ def fixed_answers(persona: Persona, band: int) -> list[str]:
     facts = build_facts(persona.scenario.facts, persona.scenario.fact_forms)
     out = []
     for f in facts:
-        out += [f"{lead} {f.core}" for lead in ph.ANSWER_LEADS[band]] + list(f.answers)
+        out += [ph.after(lead, core) for lead in ph.ANSWER_LEADS[band] for core in (f.core, *f.answers)]
     out += [ph.NAME_LEADS[band].format(name=persona.name), ph.CONFIRM[band], ph.SMALL_TALK[band], ph.HOLD[band],
             ph.HEAR[band], ph.CLARIFY_UNCLEAR[band]]
     for situation in OPTIONAL_SITUATIONS:

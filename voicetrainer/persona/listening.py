@@ -98,6 +98,8 @@ def wrong_facts(text: str, facts: Sequence[Fact]) -> list[WrongFact]:
         said = " ".join(toks[m.start : m.end + (1 if c[0] == "money" and toks[m.end : m.end + 1] and toks[m.end] in _MONEY_AFTER else 0)])
         if c[0] == "money" and m.start > 0 and toks[m.start - 1] in "$£€":
             said = toks[m.start - 1] + said
+        if c[0] == "day" and m.start > 0 and _month(toks[m.start - 1]):
+            said = f"{toks[m.start - 1].capitalize()} {said}"
         out.append(WrongFact(said, best[0], f"said {said!r} ({c[0]}) but the caller knows {best[0].text!r}"))
     for i, t in enumerate(toks):
         if t not in WEEKDAYS or (i > 0 and toks[i - 1] in _FUTURE):

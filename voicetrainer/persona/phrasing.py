@@ -11,6 +11,8 @@ built-in ones below.
 
 from __future__ import annotations
 
+import re
+
 # -- per mood band: calm, upset, angry, furious
 ANSWER_LEADS = (("Sure.", "Yes, of course."), ("Okay.", "Right."), ("Ugh.", "Fine."), ("Look,", "Seriously?"))
 CONFIRM = ("Yes, that's right.", "Yes. That's right.", "Yes. Exactly.", "Yes! That's what I said.")
@@ -124,3 +126,13 @@ def capitalise(text: str) -> str:
 def fact_phrase(fact_text: str) -> str:
     """A fact inside a sentence: "$89.99 charged twice" stays as written, without a final stop."""
     return fact_text.strip().rstrip(".")
+
+
+def lower_first(text: str) -> str:
+    """Lower-case the first letter unless it starts "I", an acronym or an amount."""
+    return text if re.match(r"I\b|[A-Z]{2}|[$£€]", text) else text[:1].lower() + text[1:]
+
+
+def after(lead: str, core: str) -> str:
+    """`core` after `lead`: capitalised after a full stop, lower-case after a colon or comma."""
+    return f"{lead} {capitalise(core) if lead.endswith(('.', '!', '?')) else lower_first(core)}"

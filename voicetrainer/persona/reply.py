@@ -93,23 +93,19 @@ def hear(obs: TraineeObservation, moves: list[Move], book: LineBook, answered: d
     return heard
 
 
+_WH = re.compile(r"^\W*(?:(?:and|so|okay|ok|alright|right|well|now),?\s+)?(what|what's|whats|when|where|which|who|whom|whose|why|how)\b", re.I)
+
+
 def _confirms(question: str, m: FactMatch) -> bool:
-    """The agent reads the fact back as a question ("So that's 4471?")."""
-    said = {v for n in numbers(question) for v in n.values if len(v) >= 2}
-    fact_values = {v for n in m.fact.numbers for v in n.values if len(v) >= 2}
+    """The agent reads the fact back as a yes/no question ("So that's 4471?", "Do you live alone?")."""
+    if _WH.match(question):
+        return False
+    said = {v for n in numbers(question) for v in n.values}
+    fact_values = {v for n in m.fact.numbers for v in n.values}
     if fact_values:
         return bool(said & fact_values)
     stems = m.fact.stems
     return bool(stems) and stems <= content_stems(question)
-
-
-def _lower_first(text: str) -> str:
-    return text if re.match(r"I\b|[A-Z]{2}|\$", text) else text[:1].lower() + text[1:]
-
-
-def _after(lead: str, core: str) -> str:
-    """`core` after `lead`: capitalised after a full stop, lower-case after a colon or comma."""
-    return f"{lead} {core if lead.endswith(('.', '!', '?')) else _lower_first(core)}"
 
 
 def answer_line(heard: Heard, engine: DialogEngine, band: int) -> tuple[str | None, str]:
@@ -133,12 +129,12 @@ def answer_line(heard: Heard, engine: DialogEngine, band: int) -> tuple[str | No
             if _confirms(a.sentence, m):
                 part, why = ph.CONFIRM[band], f"confirms {key!r}"
             elif n > 0:
-                part, why = _after(ph.TOLD_YOU[band], core), f"annoyed repeat of {key!r} (asked {n + 1} times)"
+                part, why = ph.after(ph.TOLD_YOU[band], core), f"annoyed repeat of {key!r} (asked {n + 1} times)"
             elif fact_values & said_values:
-                part, why = _after(ph.SAID_IT[band], core), f"answers {key!r}, said before in a caller line"
+                part, why = ph.after(ph.SAID_IT[band], core), f"answers {key!r}, said before in a caller line"
             else:
                 lead = ph.ANSWER_LEADS[band][len(engine.answered) % 2]
-                part, why = f"{lead} {core}", f"answers from the fact {key!r} ({m.why})"
+                part, why = ph.after(lead, core), f"answers from the fact {key!r} ({m.why})"
             engine.answered[key] = n + 1
             if part not in parts:
                 parts.append(part)
