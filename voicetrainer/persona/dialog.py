@@ -247,8 +247,8 @@ class DialogEngine:
         if step is not None and tf.end_char - step.start_char <= MAX_PROMISE_CHARS:
             quote = obs.text[step.start_char : tf.end_char]
         promise = second_person(quote.strip(" ,."))
-        if self.promise and step is None:
-            return  # a bare timeframe ("today") does not replace a promise with its next step
+        if step is None and (self.promise or len(quote.split()) < 2):
+            return  # a bare "today" is no promise to repeat, nor replaces one with its next step
         if promise != self.promise:
             self.promise, self._promise_said = promise, False
             decisions.append(self._decide(t_s, "heard", f"remembers the promise: {promise!r}"))

@@ -534,6 +534,10 @@ class Handler(BaseHTTPRequestHandler):
             if path.endswith("/preview") and persona is not None:
                 out["lines"] = app.preview_lines(persona)
             self._json(out)
+        elif path == "/api/chat":  # typed chat with a caller (web/chat.py)
+            from voicetrainer.web import chat
+
+            self._json(chat.handle(app, form))
         elif path == "/api/batch/start":
             app.start_batch(str(form.get("folder") or ""), record_history=bool(form.get("history")))
             self._redirect("/batch") if not self._wants_json() else self._json({"ok": True})
