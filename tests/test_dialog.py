@@ -240,7 +240,7 @@ def test_same_seed_same_call(sandra):
 
 
 def test_lines_do_not_repeat_while_lines_remain(sandra):
-    e = DialogEngine(with_temperament(sandra, start_anger=2.0, escalation=0.1, max_turns=30))
+    e = DialogEngine(with_temperament(sandra, start_anger=5.0, escalation=0.1, max_turns=30))
     n = len(sandra.lines.complaint)
     texts = [e.respond(obs("Okay.", t_s=10.0 * i)).text for i in range(3 * n)]
     assert set(texts[:n]) == set(sandra.lines.complaint)  # the persona's own lines first

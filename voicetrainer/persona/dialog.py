@@ -303,9 +303,9 @@ class DialogEngine:
             return "jargon", "the trainee used jargon", book.line("jargon", {**values, "jargon": quote})
         if interrupted:
             return "interrupted", "the trainee talked over the caller", book.line("interrupted", values)
-        if kinds & set(ANGER_KINDS) or total >= 1.0:
+        if kinds & set(ANGER_KINDS):
             return "escalation", "the trainee made it worse", book.line("escalation", values)
-        if heard.questions:
+        if heard.questions and not heard.content:
             text, why = answer_line(heard, self, band)
             if text is not None:
                 return "answer", why, Pick(text, -1, "composed")
@@ -316,6 +316,8 @@ class DialogEngine:
             choices = ph.CLARIFY_UNCLEAR if heard.content == "contentless" else None
             return "clarify", f"the turn was {heard.content.replace('_', ' ')}: asks what the agent means", \
                 book.built_in("clarify", band, choices=choices if not self.persona.lines.clarify else None)
+        if total >= 1.0:
+            return "escalation", "the trainee made it worse", book.line("escalation", values)
         solution = kinds & {"next_step", "ownership"}
         if solution and (heard.vague or "timeframe" not in kinds):
             self._objections += 1
@@ -337,6 +339,12 @@ class DialogEngine:
                     Pick(text, follow.index if follow else -1, "composed")
             return "solution_received", "a concrete solution with a timeframe was offered", \
                 book.line("solution_received", values)
+        missing = [k for k in res.requires if k not in self.moves_seen]
+        if missing and self.mood <= res.max_anger:
+            for line in ph.ASK_MISSING.get(missing[0], ()):
+                if book.is_new(line):
+                    return "complaint", f"calm enough, but still missing: {', '.join(missing)}: asks for it", \
+                        Pick(line, -1, "built-in")
         if kinds & set(SOFT_KINDS) and total < 0:
             return "empathy_received", "the caller felt heard", book.line("empathy_received", values)
         return "complaint", "nothing changed: the caller presses on", book.line("complaint", values)

@@ -180,7 +180,7 @@ def numbers(text: str) -> list[NumberMention]:
 
 # topic -> (cue in a question, cue in a fact). Both are regexes matched on lower-cased text.
 TOPICS: dict[str, tuple[str, str]] = {
-    "account": (r"\baccount\b|\blast (four|4|digits)|\bdigits\b|\bcard\b|\bcustomer (number|id)\b|\bmember",
+    "account": (r"\baccount\b|\b(your|the) number\b|\blast (four|4|digits)|\bdigits\b|\bcard\b|\bcustomer (number|id)\b|\bmember",
                 r"\baccount\b|\bcard\b|\bending\b|\bcustomer\b|\bmember\b|\biban\b|\bpension\b"),
     "reference": (r"\b(order|ticket|case|claim|receipt|booking|invoice|confirmation|tracking|policy) ?(number|no|id|ref|reference|code)\b"
                   r"|\breference\b|\bref\b|\bconfirmation\b|\btracking\b|\bticket\b|\breceipt\b|\bserial\b|which order",
@@ -322,6 +322,9 @@ GENERIC = frozenset(stem(w) for w in """date day time happen happened start star
 much many long amount total fee cost price number account digit last four code reference detail details""".split())
 
 
+ID_TOPICS = frozenset({"account", "reference"})
+
+
 def _related(a: str, b: str) -> bool:
     """Same stem, or one the start of the other ("member" / "membership", "deliver" / "delivery")."""
     short, long_ = sorted((a, b), key=len)
@@ -334,6 +337,8 @@ def match_facts(question: str, facts: Sequence[Fact], *, limit: int = 2) -> list
     names something else ("date of *birth*" is not "charged on March 3"). At most `limit`,
     one per topic asked."""
     q_topics = topics_in(question) & set(TOPICS)
+    if q_topics & ID_TOPICS and not any(f.topics & q_topics for f in facts):
+        q_topics |= ID_TOPICS  # "your number": an order number when there is no account
     q_stems = content_stems(question)
     specific = q_stems - GENERIC
     scored = []

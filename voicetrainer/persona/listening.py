@@ -190,8 +190,8 @@ def second_person(quote: str) -> str:
 
 _NAME_RE = re.compile(
     r"\b(?:my name is|my name's|name's|this is|you're speaking (?:to|with)|you are speaking (?:to|with)|i am|i'm|it's)"
-    r"\s+([A-Za-z][a-z'-]{1,20})\b", re.IGNORECASE)
-_NOT_NAMES = frozenset("""sorry so very really going here glad happy afraid not just calling the a an sure looking checking
+    r"\s+([A-Za-z][a-z'-]{2,20})\b", re.IGNORECASE)
+_NOT_NAMES = frozenset("""am is are was be been and the sorry so very really going here glad happy afraid not just calling the a an sure looking checking
 able unable from with on going trying so-sorry truly terribly understanding aware calling speaking going listening totally
 absolutely definitely certainly now still also your my our that this what okay ok fine well more less good great""".split())
 

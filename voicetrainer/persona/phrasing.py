@@ -57,6 +57,19 @@ MISSING = {
     "gratitude": "you haven't even said thank you for waiting",
     "greeting": "you didn't even say hello",
 }
+# a calm caller who is not yet satisfied asks for what is missing (resolution.requires)
+ASK_MISSING = {
+    "apology": ("Nobody has even said sorry yet.", "Is anyone going to apologise for this?"),
+    "empathy": ("Do you understand why this upsets me?", "Does anyone there get how stressful this is?"),
+    "ownership": ("Who is actually going to take care of this?", "Will you handle it yourself, or do I call again?"),
+    "timeframe": ("So when exactly will this be done?", "I need a date. When will it be sorted?"),
+    "next_step": ("What happens now, exactly?", "So what are you going to do next?"),
+    "repeat_back": ("Can you tell me back what you're fixing, so I know you got it right?",
+                    "Just so we're clear: what exactly are you fixing?"),
+    "clarifying_question": ("Don't you want to know what happened?", "Aren't you going to ask me anything?"),
+    "gratitude": ("I've been waiting a long time, you know.", "A thank you for my patience would be nice."),
+    "greeting": ("You could at least say hello.", "Hello to you too."),
+}
 ANYTHING_ELSE = ("Well, yes: {missing}.", "Yes! {missing_cap}.", "Anything else? {missing_cap}!")
 
 # -- impatience once the persona's lines are used up: {elapsed}, {fact}, {promise}

@@ -49,6 +49,7 @@ class Playbook:
     steps: tuple[str, ...]
     reactions: tuple[Reaction, ...] = ()
     fallback: tuple[str, ...] = ()  # said in turn once the steps are done
+    facts_said: tuple[tuple[str, str], ...] = ()  # (persona id, the facts as this agent reads them back)
 
 
 def agents_dir() -> Path:
@@ -74,7 +75,8 @@ def load_playbook(name_or_path: str) -> Playbook:
         for r in reactions:
             re.compile(r.when)
         fallback = tuple(str(s) for s in doc.get("fallback") or ())
-        return Playbook(str(doc.get("name", "Alex")), steps, reactions, fallback)
+        said = tuple((str(k), str(v)) for k, v in (doc.get("facts_said") or {}).items())
+        return Playbook(str(doc.get("name", "Alex")), steps, reactions, fallback, said)
     except (OSError, yaml.YAMLError, KeyError, TypeError, re.error) as e:
         raise InputError(f"bad agent playbook ({e})", path=path) from e
 
@@ -90,8 +92,9 @@ class PlaybookAgent:
     last: str | None = None
 
     def fill(self, text: str) -> str:
-        facts = " and ".join(speakable(f) for f in self.persona.scenario.facts[:2]) or "the problem you described"
-        return text.format(facts=facts, name=self.book.name)
+        facts = dict(self.book.facts_said).get(self.persona.id) or " and ".join(
+            speakable(f) for f in self.persona.scenario.facts[:2]) or "the problem you described"
+        return text.format(facts=facts, facts_cap=facts[:1].upper() + facts[1:], name=self.book.name)
 
     def all_lines(self) -> list[str]:
         return [self.fill(s) for s in self.book.steps + self.book.fallback] + [

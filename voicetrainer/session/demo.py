@@ -32,10 +32,12 @@ class DemoResult:
 def demo_call(
     persona_id: str, out_dir: Path, *, playbook: str = "good", settings: Settings = Settings(), realtime: bool = True,
     seed: int = 0, on_update=None, db: str | None = "", tts_backend=None, transcriber=None, speed: float = 1.0,
-    html: bool = True, player_factory=None,
+    html: bool = True, player_factory=None, agent_tts_backend=None,
 ) -> DemoResult:
     """Run the demo call into `out_dir` (session folder). `playbook`: ``good``, ``rude`` or a YAML
-    file (see ``voicetrainer/data/agents``). The agent's lines are rendered before the call."""
+    file (see ``voicetrainer/data/agents``). The agent's lines are rendered before the call, with
+    `agent_tts_backend` (default: the real speech engine, which Whisper can understand; the
+    caller's lines use `tts_backend`)."""
     from voicetrainer.persona.cache import RenderCache
     from voicetrainer.persona.loader import load_persona
     from voicetrainer.session.agent import AgentVoice, ListeningTrainee, PlaybookAgent, agent_voice, load_playbook
@@ -43,7 +45,7 @@ def demo_call(
 
     persona = load_persona(persona_id)
     agent = PlaybookAgent(load_playbook(playbook), persona)
-    with RenderCache(user_data_dir(settings) / "tts-cache", backend=tts_backend) as cache:
+    with RenderCache(user_data_dir(settings) / "tts-cache", backend=agent_tts_backend) as cache:
         voice = AgentVoice(cache, agent_voice(persona)).load(agent.all_lines())
     holder: dict = {}
 
