@@ -17,6 +17,7 @@ from .facts import MONTHS, WEEKDAYS, Fact, NumberMention, content_stems, numbers
 _MONEY_AFTER = {"dollar", "dollars", "bucks", "cents", "euro", "euros", "pound", "pounds", "quid"}
 _DURATION = {"day", "days", "week", "weeks", "month", "months", "hour", "hours", "minute", "minutes", "year", "years"}
 _FUTURE = {"within", "in", "by", "until", "till", "before", "next", "every", "each", "for", "about", "around", "under"}
+_BY_DAY = {"by", "until", "till", "before", "after", "next", "this", "every", "coming"}  # "by Friday" is a promise
 _OFFER = re.compile(r"\b(credit|discount|voucher|goodwill|compensat|gift|bonus|extra)\w*", re.I)
 
 
@@ -102,7 +103,7 @@ def wrong_facts(text: str, facts: Sequence[Fact]) -> list[WrongFact]:
             said = f"{toks[m.start - 1].capitalize()} {said}"
         out.append(WrongFact(said, best[0], f"said {said!r} ({c[0]}) but the caller knows {best[0].text!r}"))
     for i, t in enumerate(toks):
-        if t not in WEEKDAYS or (i > 0 and toks[i - 1] in _FUTURE):
+        if t not in WEEKDAYS or (i > 0 and toks[i - 1] in _BY_DAY):
             continue
         ctx = content_stems(" ".join(toks[max(0, i - 5) : i + 5])) - {stem(t)}
         for f in facts:
