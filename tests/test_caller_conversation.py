@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voicetrainer.errors import PersonaError
@@ -270,3 +271,17 @@ def test_chat_cli_interactive_shows_mood_and_reason():
 def test_chat_cli_missing_script_is_exit_2(tmp_path):
     r = run_cli("personas", "chat", "billing-double-charge", "--script", str(tmp_path / "nope.txt"))
     assert r.returncode == 2 and "nope.txt" in r.stderr
+
+
+def test_rising_pitch_at_the_end_is_detected():
+    from voicetrainer.analysis.prosody import rising_end
+
+    frame_s = 0.01
+    flat = np.full(150, 120.0)
+    rising = np.concatenate([np.full(100, 120.0), np.linspace(120, 180, 50)])  # +7 semitones at the end
+    falling = np.concatenate([np.full(100, 120.0), np.linspace(120, 90, 50)])
+    gaps = rising.copy()
+    gaps[::3] = np.nan  # unvoiced frames in between change nothing
+    assert rising_end(rising, frame_s=frame_s) is True and rising_end(gaps, frame_s=frame_s) is True
+    assert rising_end(flat, frame_s=frame_s) is False and rising_end(falling, frame_s=frame_s) is False
+    assert rising_end(np.full(6, 120.0), frame_s=frame_s) is None  # too short to tell
