@@ -202,7 +202,8 @@ SPECIAL: dict[str, str] = {
     "name": r"\byour (full |first |last )?name\b|who am i (speaking|talking) (to|with)|name on the account|(whom|who) do i have",
     "what_happened": r"what (happened|seems to be|is the (problem|issue)|'?s the (problem|issue)|'?s going on|is going on"
                      r"|can i (do|help)|brings you)|how can i help|how may i help|tell me (more|what|about)"
-                     r"|(explain|describe) (what|the)|what (exactly )?went wrong|walk me through",
+                     r"|(explain|describe) (what|the)|what (exactly )?went wrong|walk me through"
+                     r"|what do you want|what(?:'s| is) (this|it) about|why are you calling|reason for (your|the) call",
     "anything_else": r"anything else|is that all|something else i can",
     "small_talk": r"how are you|how's your day|how is your day",
     "hold": r"put you on hold|place you on hold|can you hold|bear with me",
