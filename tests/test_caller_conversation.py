@@ -285,3 +285,23 @@ def test_rising_pitch_at_the_end_is_detected():
     assert rising_end(rising, frame_s=frame_s) is True and rising_end(gaps, frame_s=frame_s) is True
     assert rising_end(flat, frame_s=frame_s) is False and rising_end(falling, frame_s=frame_s) is False
     assert rising_end(np.full(6, 120.0), frame_s=frame_s) is None  # too short to tell
+
+
+def test_calm_caller_asks_for_what_is_still_missing(gym):
+    calm = gym.model_copy(update={"temperament": gym.temperament.model_copy(update={"start_anger": 3.0})})
+    turn = ask(calm, "I'm so sorry about that.")  # apology heard, no timeframe yet
+    assert "missing: timeframe" in turn.reason and "when" in turn.caller.lower()
+
+
+def test_anything_else_before_anything_was_done_says_what_is_missing(gym):
+    turn = ask(gym, "Is there anything else I can help you with today?")
+    assert turn.situation == "answer" and "anything else" in turn.reason
+    assert "sorry" in turn.caller.lower() or "apolog" in turn.caller.lower()  # requires: apology first
+
+
+def test_silence_grows_in_words(gym):
+    patient = gym.model_copy(update={"temperament": gym.temperament.model_copy(
+        update={"max_turns": 30, "escalation": 0.2})})
+    texts = [t.caller for t in chat(patient, [""] * 6).turns]
+    assert len(set(texts)) == 6 and all(t.situation == "silence" for t in chat(patient, [""] * 6).turns)
+    assert any("seconds" in t for t in texts)  # templated with the time waited
