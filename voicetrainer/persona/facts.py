@@ -41,6 +41,7 @@ _IRREGULAR = {
     "got": "get", "made": "make", "took": "take", "lost": "lose", "left": "leave", "went": "go",
     "gone": "go", "said": "say", "came": "come", "broke": "break", "broken": "break", "called": "call",
     "charges": "charge", "lives": "live", "living": "live", "passwords": "password",
+    "talk": "speak", "talked": "speak", "chat": "speak", "chatted": "speak", "surname": "name",
 }  # fmt: skip
 # words that carry no topic when comparing a question with a fact
 STOP = frozenset("""
@@ -125,7 +126,7 @@ class NumberMention:
     main: str
     start: int
     end: int
-    joined: str = ""  # spoken runs: every chunk concatenated ("forty four seventy one" -> "4471")
+    joined: str = ""  # every part concatenated ("forty four seventy one", "44-71" -> "4471")
 
 
 def _is_number_word(t: str) -> bool:
@@ -146,7 +147,7 @@ def numbers(text: str) -> list[NumberMention]:
             raw = m.group(1).rstrip(".,")
             parts = [p.lstrip("0") or "0" for p in re.split(r"[.:/-]", raw.replace(",", "")) if p]
             values = {raw.replace(",", ""), "".join(parts), *parts}
-            out.append(NumberMention(t, frozenset(values), parts[0] if parts else raw, i, i + 1))
+            out.append(NumberMention(t, frozenset(values), parts[0] if parts else raw, i, i + 1, "".join(parts)))
             i += 1
             continue
         if _is_number_word(t) and t not in _SCALES:
@@ -340,13 +341,15 @@ def match_facts(question: str, facts: Sequence[Fact], *, limit: int = 2) -> list
     q_topics = topics_in(question) & set(TOPICS)
     if q_topics & ID_TOPICS and not any(f.topics & q_topics for f in facts):
         q_topics |= ID_TOPICS  # "your number": an order number when there is no account
-    q_stems = content_stems(question)
+    q_stems = content_stems(re.sub(r"e-?mail address", "email", question, flags=re.I))
     specific = q_stems - GENERIC
     scored = []
     for f in facts:
         shared_topics = q_topics & f.topics
         shared = {q for q in q_stems if any(_related(q, s) for s in f.stems)}
-        score = 2.0 * bool(shared_topics) + len(shared)
+        score = 2.0 * bool(shared_topics) + len(shared - GENERIC) + 0.5 * len(shared & GENERIC)
+        if not shared_topics and not shared - GENERIC:
+            continue  # "last time" does not ask about "promised last Friday"
         if shared_topics and not shared and specific:
             continue  # the question is about something this fact does not mention
         if score <= 0:

@@ -46,6 +46,12 @@ def number_class(toks: list[str], m: NumberMention) -> tuple[str, str] | None:
     return None
 
 
+def same_id(said: str, known: str) -> bool:
+    """The same reference: equal, or the last four (or more) digits of it ("4471" of "88124471")."""
+    short, long_ = sorted((said, known), key=len)
+    return said == known or (len(short) >= 4 and long_.endswith(short))
+
+
 @dataclass(frozen=True)
 class WrongFact:
     """The agent said `said` where the caller knows `fact`."""
@@ -82,7 +88,7 @@ def wrong_facts(text: str, facts: Sequence[Fact]) -> list[WrongFact]:
         if not same:
             continue
         if c[0] == "id":
-            right = any(m.values & vs for _, _, vs in same)
+            right = any(same_id(c[1], v) for _, v, _ in same)
         elif c[0] == "day":
             right = any(v == c[1] or (v.lstrip("abcdefghijklmnopqrstuvwxyz") == c[1] and not c[1][0].isalpha())
                         or (c[1].lstrip("abcdefghijklmnopqrstuvwxyz") == v and not v[0].isalpha()) for _, v, _ in same)

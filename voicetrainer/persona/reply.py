@@ -16,9 +16,9 @@ from voicetrainer.analysis.language import Move
 
 from . import phrasing as ph
 from .call import TraineeObservation
-from .facts import SPECIAL, FactMatch, content_stems, match_facts, numbers, question_sentences, topics_in
+from .facts import SPECIAL, FactMatch, content_stems, match_facts, numbers, question_sentences, tokens, topics_in
 from .linebook import LineBook
-from .listening import WrongFact, content_kind, wrong_facts
+from .listening import WrongFact, content_kind, number_class, same_id, wrong_facts
 
 if TYPE_CHECKING:  # only for the annotation: the engine calls in, never the other way
     from .dialog import DialogEngine
@@ -100,10 +100,12 @@ def _confirms(question: str, m: FactMatch) -> bool:
     """The agent reads the fact back as a yes/no question ("So that's 4471?", "Do you live alone?")."""
     if _WH.match(question):
         return False
-    said = {v for n in numbers(question) for v in n.values}
-    fact_values = {v for n in m.fact.numbers for v in n.values}
-    if fact_values:
-        return bool(said & fact_values)
+    if m.fact.numbers:
+        q_toks, f_toks = tokens(question), tokens(m.fact.text)
+        said = [number_class(q_toks, n) for n in numbers(question)]
+        known = [number_class(f_toks, n) for n in m.fact.numbers]
+        return any(a and b and a[0] == b[0] and (a[1] == b[1] or (a[0] == "id" and same_id(a[1], b[1])))
+                   for a in said for b in known)
     stems = m.fact.stems
     return bool(stems) and stems <= content_stems(question)
 
