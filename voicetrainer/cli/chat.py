@@ -82,6 +82,8 @@ def run(args) -> int:
                 break  # end of piped input
             turn = chat.say(text.strip())
             if show:
+                if not sys.stdin.isatty():  # piped turns: show them, as --script does
+                    con.print(f"[bold cyan]agent[/bold cyan]: {escape(text.strip()) or '[dim](silence)[/dim]'}")
                 caller(turn.caller, turn.mood, turn.situation, turn.reason)
     if args.json:
         print(json.dumps(chat.transcript(details=args.why), ensure_ascii=False, indent=2))

@@ -321,7 +321,10 @@ class FactMatch:
 
 # words that ask about a topic without naming what it is about ("when did it happen?")
 GENERIC = frozenset(stem(w) for w in """date day time happen happened start started begin began occur issue problem thing
-much many long amount total fee cost price number account digit last four code reference detail details""".split())
+much many long amount total fee cost price number account digit last four code reference detail details
+sorry excuse pardon thank thanks kindly quick quickly exactly actually again once more
+confirm verify check provide spell repeat read remind say recall remember find see know look give share tell
+ask help mean correct right wrong""".split())  # courtesy and asking words: they name no fact
 
 
 ID_TOPICS = frozenset({"account", "reference"})

@@ -45,7 +45,7 @@ ANGER_KINDS = ("jargon", "blame", "calm_down", "policy", "dismissive")
 SOFT_KINDS = ("apology", "empathy", "ownership", "repeat_back")
 WRONG_FACT_EFFECT = +0.6  # the agent stated one of the caller's facts wrongly
 REPEAT_QUESTION_EFFECT = +0.8  # the agent asked again for something the caller already answered
-OFF_TOPIC_EFFECT = +0.8  # a turn about something else entirely
+OFF_TOPIC_EFFECT = +0.6  # a turn about something else entirely (the caller first asks "what?")
 CONTENTLESS_EFFECT = +0.3  # "uh... um..."
 
 
