@@ -44,6 +44,7 @@ from .mood import (
     ANGER_KINDS,
     BARGE_IN_MIN_MOOD,
     CONTENTLESS_EFFECT,
+    FIRST_OFF_TOPIC_EFFECT,
     MOOD_MAX,
     MOOD_MIN,
     MOVE_EFFECTS,
@@ -102,6 +103,7 @@ class DialogEngine:
         self._name_used = False
         self._promise_said = False
         self._objections = 0
+        self._off_topic = 0  # off-topic turns so far
         self._pending_interrupts = 0
         self._interrupt_answered = False
         self._barged_this_turn = False
@@ -229,7 +231,9 @@ class DialogEngine:
         if heard.repeated:
             out.append((REPEAT_QUESTION_EFFECT, f"asked again for {heard.repeated[0]!r}"))
         if heard.content == "off_topic":
-            out.append((OFF_TOPIC_EFFECT, "off topic"))
+            self._off_topic += 1
+            effect = FIRST_OFF_TOPIC_EFFECT if self._off_topic == 1 else OFF_TOPIC_EFFECT
+            out.append((effect, "off topic" + (" (puzzled: the first time)" if self._off_topic == 1 else "")))
         elif heard.content == "contentless":
             out.append((CONTENTLESS_EFFECT, "said nothing with content"))
         return out

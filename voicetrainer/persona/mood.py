@@ -45,7 +45,8 @@ ANGER_KINDS = ("jargon", "blame", "calm_down", "policy", "dismissive")
 SOFT_KINDS = ("apology", "empathy", "ownership", "repeat_back")
 WRONG_FACT_EFFECT = +0.6  # the agent stated one of the caller's facts wrongly
 REPEAT_QUESTION_EFFECT = +0.8  # the agent asked again for something the caller already answered
-OFF_TOPIC_EFFECT = +0.6  # a turn about something else entirely (the caller first asks "what?")
+OFF_TOPIC_EFFECT = +0.6  # a turn about something else entirely (the caller asks "what?")
+FIRST_OFF_TOPIC_EFFECT = +0.3  # ... the first time the caller is puzzled more than angry
 CONTENTLESS_EFFECT = +0.3  # "uh... um..."
 
 
