@@ -120,7 +120,17 @@ class FactForm(_Strict):
     answers: tuple[Text, ...] = Field(default=(), description="How the caller answers a question about it.")
 
 
+def _facts_in_either_form(schema: dict) -> None:
+    """JSON Schema: an entry of `facts` is a string or the long form (as the validator accepts)."""
+    props = schema.get("properties", {})
+    if "facts" in props and "fact_forms" in props:
+        props["facts"]["items"] = {"anyOf": [props["facts"]["items"], props["fact_forms"]["items"]]}
+
+
 class Scenario(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              json_schema_extra=_facts_in_either_form)
+
     summary: Text = Field(description="What happened, as the trainee would be briefed.")
     facts: tuple[Text, ...] = Field(
         default=(),
