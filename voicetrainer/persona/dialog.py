@@ -201,7 +201,7 @@ class DialogEngine:
         before = self.mood
         deltas = mood_deltas(obs, moves, temperament=self.persona.temperament, thresholds=self.thresholds,
                              moves_seen=self.moves_seen, pending_interrupts=self._pending_interrupts,
-                             extra=self._heard_effects(heard))  # fmt: skip
+                             extra=self._heard_effects(heard), unhelpful=self._unhelpful(heard))  # fmt: skip
         total = sum(d for d, _ in deltas)
         self.mood = min(MOOD_MAX, max(MOOD_MIN, before + total))
         reasons = "; ".join(f"{why} ({d:+.1f})" for d, why in deltas) or "no change"
@@ -230,13 +230,17 @@ class DialogEngine:
             out.append((0.0, f"asked about {fresh[0]!r}" if fresh else f"asked: {special[0].replace('_', ' ')}"))
         if heard.repeated:
             out.append((REPEAT_QUESTION_EFFECT, f"asked again for {heard.repeated[0]!r}"))
+        return out
+
+    def _unhelpful(self, heard: Heard) -> tuple[float, str] | None:
+        """Why a turn with no other effect did not help: off topic, or empty of content."""
         if heard.content == "off_topic":
             self._off_topic += 1
-            effect = FIRST_OFF_TOPIC_EFFECT if self._off_topic == 1 else OFF_TOPIC_EFFECT
-            out.append((effect, "off topic" + (" (puzzled: the first time)" if self._off_topic == 1 else "")))
-        elif heard.content == "contentless":
-            out.append((CONTENTLESS_EFFECT, "said nothing with content"))
-        return out
+            first = self._off_topic == 1
+            return (FIRST_OFF_TOPIC_EFFECT if first else OFF_TOPIC_EFFECT), "off topic" + (" (puzzled: the first time)" if first else "")
+        if heard.content == "contentless":
+            return CONTENTLESS_EFFECT, "said nothing with content"
+        return None
 
     def _remember(self, obs: TraineeObservation, moves: list[Move], t_s: float, decisions: list[Decision]) -> None:
         name = agent_name(obs.text)

@@ -85,9 +85,11 @@ class Thresholds:
 
 def mood_deltas(obs: TraineeObservation, moves: Sequence[Move], *, temperament, thresholds: Thresholds,
                 moves_seen: dict[str, int], pending_interrupts: int = 0,
-                extra: Sequence[tuple[float, str]] = ()) -> list[tuple[float, str]]:
+                extra: Sequence[tuple[float, str]] = (),
+                unhelpful: tuple[float, str] | None = None) -> list[tuple[float, str]]:
     """(anger change, reason) for one turn, temperament applied. `extra`: effects the dialog
-    found itself (a fact stated wrongly, a question asked twice, an off-topic turn)."""
+    found itself (a fact stated wrongly, a question asked twice); `unhelpful`: why a turn with
+    no other effect did not help (off topic, empty), instead of the persona's stall effect."""
     t = temperament
     th = thresholds
     raw: list[tuple[float, str]] = []
@@ -125,5 +127,5 @@ def mood_deltas(obs: TraineeObservation, moves: Sequence[Move], *, temperament, 
         raw.append((SILENCE_EFFECT, f"silent for {obs.silence_s:.1f} s"))
     raw.extend(extra)
     if not raw and obs.text.strip():
-        raw.append((th.stall_effect, "nothing that helps"))
+        raw.append(unhelpful or (th.stall_effect, "nothing that helps"))
     return [(d * (t.escalation if d > 0 else t.calming), why) for d, why in raw]
