@@ -237,7 +237,9 @@ class DialogEngine:
         if heard.content == "off_topic":
             self._off_topic += 1
             first = self._off_topic == 1
-            return (FIRST_OFF_TOPIC_EFFECT if first else OFF_TOPIC_EFFECT), "off topic" + (" (puzzled: the first time)" if first else "")
+            if first:
+                return FIRST_OFF_TOPIC_EFFECT, "off topic (puzzled: the first time)"
+            return OFF_TOPIC_EFFECT, "off topic"
         if heard.content == "contentless":
             return CONTENTLESS_EFFECT, "said nothing with content"
         return None

@@ -102,7 +102,8 @@ def wrong_facts(text: str, facts: Sequence[Fact]) -> list[WrongFact]:
             continue
         if not (ctx & best[0].stems) and not asking and c[0] == "id":
             continue
-        said = " ".join(toks[m.start : m.end + (1 if c[0] == "money" and toks[m.end : m.end + 1] and toks[m.end] in _MONEY_AFTER else 0)])
+        unit = c[0] == "money" and m.end < len(toks) and toks[m.end] in _MONEY_AFTER  # "fifty nine dollars"
+        said = " ".join(toks[m.start : m.end + unit])
         if c[0] == "money" and m.start > 0 and toks[m.start - 1] in "$£€":
             said = toks[m.start - 1] + said
         if c[0] == "day" and m.start > 0 and _month(toks[m.start - 1]):
@@ -212,7 +213,8 @@ def agent_name(text: str) -> str | None:
             continue
         if not intro.startswith("my name") and not name[0].isupper():
             continue
-        if intro.startswith(("i'm", "i am", "it's")) and not re.search(r"\b(this is|my name|speaking)\b|^\W*(hi|hello|good)", text.lower()):
+        introduced = re.search(r"\b(this is|my name|speaking)\b|^\W*(hi|hello|good)", text.lower())
+        if intro.startswith(("i'm", "i am", "it's")) and not introduced:
             continue
         return name.capitalize()
     return None
