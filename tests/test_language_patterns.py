@@ -121,3 +121,13 @@ def test_labelled_sets_reach_the_bar(path):
     assert fs.macro_f1 >= 0.85, fs.to_dict()
     low = {k: s.f1 for k, s in fs.kinds.items() if s.f1 is not None and s.f1 < 0.70}
     assert not low, low
+
+
+def test_past_dates_after_a_subject_or_by_means_are_no_timeframe():
+    from voicetrainer.analysis.language import detect_moves
+
+    kinds = lambda t: {m.kind for m in detect_moves(t)}  # noqa: E731
+    assert "timeframe" not in kinds("I can see the fee taken after you cancelled by email on April 2.")
+    assert "timeframe" not in kinds("We shipped it on Monday.")
+    assert "timeframe" in kinds("I can get that fixed on Monday.")
+    assert "timeframe" in kinds("We shipped it on Monday and it should arrive by Friday.")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from voicetrainer.errors import InputError
+
 from voicetrainer.web.server import WebApp, make_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,21 +117,34 @@ def test_recordings_and_batch_folders_only_from_allowed_folders(env, monkeypatch
     private = tmp / "private"
     private.mkdir()
     shutil.copy(REPO / "audio_fixtures" / "demo_trainee.wav", private / "call.wav")
+    # the pages take uploads and shipped recordings only: a path sent in a form is never read
     status, body = _post(app, base + "/api/batch/start", {"folder": str(private)})
-    assert status == 400 and b"outside the folders this app may read" in body and app.batch is None
-    status, body = _post(app, base + "/api/call/start", {"persona": "billing-double-charge", "simulate": "1",
-                                                          "recording": str(private / "call.wav")})
-    assert status == 400 and b"outside the folders" in body and app.call is None
-    for probe in (str(tmp / "no-such.wav"), "/root/.ssh/id_rsa"):  # no oracle for files outside the roots
+    assert status == 400 and b"choose recordings to upload" in body and app.batch is None
+    for probe in (str(private / "call.wav"), str(tmp / "no-such.wav"), "/root/.ssh/id_rsa"):
         status, body = _post(app, base + "/api/call/start", {"persona": "billing-double-charge", "simulate": "1",
                                                               "recording": probe})
-        assert status == 400 and b"outside the folders" in body and b"not found" not in body
+        assert b"not found" not in body
+        if app.call is not None:  # started on the shipped recording, never on the path sent
+            assert app.call.request.simulate != probe and Path(app.call.request.simulate).parent == app.demo_wav.parent
+            app.stop_call()
+            app.call.thread.join(60)
+            app.call = None
+    # the service behind the batch page reads only inside its roots
+    try:
+        app.start_batch(str(private), record_history=False)
+        raise AssertionError("a folder outside the roots was graded")
+    except InputError as e:
+        assert "outside the folders this app may read" in str(e)
     # a symlink inside an allowed folder leading out is refused too
     inbox = app.input_roots[0]
     inbox.mkdir(parents=True)
     (inbox / "link").symlink_to(private)
-    status, body = _post(app, base + "/api/batch/start", {"folder": str(inbox / "link")})
-    assert status == 400 and app.batch is None
+    try:
+        app.start_batch(str(inbox / "link"), record_history=False)
+        raise AssertionError("a symlink leading out was followed")
+    except InputError:
+        pass
+    assert app.batch is None
     # allowed: a folder under <data>/recordings, or one named in $VOICETRAINER_INPUTS
     monkeypatch.setenv("VOICETRAINER_INPUTS", str(private))
     allowed = WebApp(personas_dir=app.personas_dir)

@@ -65,18 +65,19 @@ def test_server_takes_uploads_only_from_its_own_pages_and_no_paths(personas, tmp
     server = _serve(app)
     base = server.url.rstrip("/")
     try:
-        body = _multipart({"history": ""}, [("recordings", "a.wav", b"RIFF....")])
+        body = _multipart({"csrf": app.csrf_token, "history": ""}, [("recordings", "a.wav", b"RIFF....")])
         status, _, _ = _request(base + "/api/batch/start", method="POST", data=body,
                                 headers={**_headers(body), "Origin": "http://evil.example"})
-        assert status == 403 and not (tmp_path / "data" / "uploads").exists()
+        assert status == 403 and not list((app.data_dir / "recordings").glob("upload-*"))
         status, _, text = _request(base + "/api/personas/save", method="POST", data=body, headers=_headers(body))
         assert status == 400 and b"no file uploads" in text
         # a server path is no longer a way in: the old `folder` / `recording` fields are ignored
-        status, _, text = _request(base + "/api/batch/start", method="POST", data=b"folder=/etc",
+        status, _, text = _request(base + "/api/batch/start", method="POST", data=b"folder=/etc&csrf=" + app.csrf_token.encode(),
                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert status == 400 and b"choose recordings to upload" in text
         status, _, text = _request(base + "/api/call/start", method="POST", data=json.dumps(
-            {"persona": "billing-double-charge", "simulate": "1", "fixture": "../../etc/passwd.wav"}).encode(),
+            {"persona": "billing-double-charge", "simulate": "1", "fixture": "../../etc/passwd.wav",
+                 "csrf": app.csrf_token}).encode(),
             headers={"Content-Type": "application/json"})
         assert status == 400 and b"no shipped recording" in text
     finally:

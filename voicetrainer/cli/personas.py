@@ -1,4 +1,4 @@
-"""`voicetrainer personas list|show|validate|schema|new|preview`: the practice callers."""
+"""`voicetrainer personas list|show|validate|schema|new|preview|chat`: the practice callers (chat: cli/chat.py)."""
 
 from __future__ import annotations
 
@@ -72,6 +72,10 @@ def register(sub, common) -> None:
     q.add_argument("--situation", metavar="NAME", help="only the lines of this situation (opening, escalation, ...)")
     q.add_argument("--no-play", action="store_true", help="do not play, even when a sound device exists")
     q.set_defaults(func=run)
+
+    from voicetrainer.cli import chat
+
+    chat.register(ps, common)
 
 
 def run(args) -> int:

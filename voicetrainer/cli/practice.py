@@ -43,6 +43,8 @@ def register(sub, common) -> None:
     d.add_argument("--out", metavar="DIR", default=None, help="session folder (default: ./demo-out)")
     d.add_argument("--persona", default=DEFAULT_DEMO_PERSONA, metavar="ID")
     d.add_argument("--fast", action="store_true", help="accelerated clock (no waiting; latency is then estimated)")
+    d.add_argument("--agent", default="good", metavar="good|rude|FILE",
+                   help="the simulated agent's playbook: good (default), rude (escalation and a hang-up), or a YAML file")
     add_history_args(d, "the call")
     add_model_args(d)
     d.set_defaults(func=run_demo)
@@ -218,23 +220,43 @@ def _clear_demo_folder(out: Path) -> None:
 
 
 def run_demo(args) -> int:
-    from voicetrainer.session.practice import simulate
+    from rich.markup import escape
+
+    from voicetrainer.session.demo import demo_call
 
     settings = settings_from_args(args)
     out = Path(args.out) if args.out else Path("demo-out")
     _clear_demo_folder(out)
     con = console()
-    trainee_wav = _fixture("demo_trainee.wav")
-    con.print(f"demo: a simulated call with persona '{args.persona}', trainee answers from {trainee_wav.name} "
+    con.print(f"demo: persona '{args.persona}' and a simulated agent ({args.agent} playbook) that listens, speaks "
+              f"with a second voice into the microphone path and is transcribed by Whisper "
               f"({'accelerated' if args.fast else 'real time'})")
     view = LiveView(args.persona, enabled=not args.quiet)
     t0 = time.perf_counter()
     with view:
-        report = simulate(args.persona, trainee_wav, out, settings=settings, realtime=not args.fast,
-                          on_update=view.update, db=history_db(args))
+        result = demo_call(args.persona, out, playbook=args.agent, settings=settings, realtime=not args.fast,
+                           on_update=view.update, db=history_db(args))
     con.print(f"call finished in {time.perf_counter() - t0:.0f} s")
-    _print_result(report, out, con)
+    _print_conversation(out, con, escape)
+    con.print(f"[bold]outcome: {result.outcome or 'none'}[/bold]")
+    _print_result(result.report, out, con)
     return 0
+
+
+def _print_conversation(session_dir: Path, con, escape) -> None:
+    """The call as it happened: caller lines (situation, mood) and what the caller's mind heard."""
+    import json
+
+    path = Path(session_dir) / "events.jsonl"
+    if not path.exists():
+        return
+    for raw in path.read_text().splitlines():
+        e = json.loads(raw)
+        if e.get("type") == "caller_line":
+            con.print(f"{_mmss(e['start_s'])} [bold]caller[/bold] [dim]({e.get('situation')}, "
+                      f"mood {e.get('mood') or 0:.1f})[/dim]: {escape(e.get('text', ''))}")
+        elif e.get("type") == "trainee_turn" and e.get("text"):
+            con.print(f"{_mmss(e['start_s'])} [bold cyan]agent[/bold cyan]: {escape(e['text'])}")
 
 
 def run_practice(args) -> int:

@@ -6,6 +6,9 @@ Modules:
     tts      VoiceSettings, voice_for_mood, TTSBackend (one method), Pyttsx3Backend, FakeTTS
     cache    RenderCache(cache_dir).get(text, voice) -> WAV path; prefill(persona)
     dialog   DialogEngine(persona, seed): opening / respond / on_interrupted -> CallerLine
+             (call: the value types; mood: how a turn moves the mood; facts, listening, reply:
+             what the caller understood and answers; linebook, phrasing: the lines, never twice)
+    chat     ChatSession(persona, seed): a typed conversation with the same engine
     template the commented template written by `voicetrainer personas new ID`
 
 The names below are importable from here; they load their module on first use so that
@@ -33,6 +36,8 @@ _EXPORTS = {
     "TraineeObservation": "dialog",
     "CallerLine": "dialog",
     "Decision": "dialog",
+    "CallEnd": "call",
+    "ChatSession": "chat",
 }
 
 __all__ = sorted(_EXPORTS)

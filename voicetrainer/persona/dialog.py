@@ -1,28 +1,29 @@
-"""The caller's mind: a mood (anger 0-10) that reacts to what the trainee just did.
+"""The caller's mind: a mood (anger 0-10) that reacts to what the agent just did, and a caller
+who converses — answers questions from the scenario, corrects wrong facts, remembers promises.
 
-Public API (used by the live-practice runner and the simulated demo)::
+Public API (used by the live-practice runner, the simulated demo and ``personas chat``)::
 
     engine = DialogEngine(persona, seed=0)
     line = engine.opening()                              # CallerLine: text, situation, mood, voice
-    line = engine.respond(TraineeObservation(text="I'm so sorry...", t_s=12.4, words=words,
-                                             interrupted_caller=False, silence_s=0.8,
-                                             pitch_rise_semitones=0.5, loudness_rise_db=1.0, wpm=150))
+    line = engine.respond(TraineeObservation(text="Can I have the last four digits?", t_s=12.4))
+    #  -> CallerLine(text="Ugh. It ends in 4471.", situation="answer", ...)
     line = engine.on_interrupted(t_s=20.1)               # "Let me finish!" or None (talks on)
     line = engine.on_silence(silence_s=6.0, t_s=30.0)    # "Hello? Are you there?" or None
     line = engine.maybe_barge_in(trainee_talk_s=14.0, t_s=45.0)  # an angry caller cuts in, or None
-    engine.finished, engine.outcome                      # "resolved" | "hung_up" | "turn_limit"
+    engine.finished, engine.outcome, engine.end        # outcome "resolved" | "hung_up" | "turn_limit"; end: CallEnd
     engine.log                                           # every Decision, with reasons and times
 
-How a turn moves the mood: each move kind found by ``voicetrainer.analysis.language`` in the
-trainee's words counts once per turn (MOVE_EFFECTS; calming moves wear off when repeated:
-the n-th apology counts ``REPEAT_DECAY ** n``), plus a bonus for a concrete solution (a next
-step or ownership *with* a timeframe in the same turn), plus the voice: pitch or loudness above
-the trainee's baseline, rushing, talking over the caller, and long silence, each against a
-threshold set by the persona's patience (``Thresholds.for_patience``). Anger increases are
-multiplied by ``temperament.escalation``, decreases by ``temperament.calming``. The new mood
-picks the situation of the next line, and its voice (``voice_for_mood``); the call ends when the
-caller is satisfied (resolution requirements met and mood at or below ``max_anger``), hangs up
-(mood reaches ``hang_up_at``) or gives up (``max_turns``).
+One agent turn: the moves found by ``voicetrainer.analysis.language.detect_moves`` and the voice
+move the mood (``persona.mood``); what the caller *heard* (``persona.facts``,
+``persona.listening``) adds its own effects and is logged as "heard" decisions: a question and
+the fact that answers it, a fact stated wrongly, a question asked again, an off-topic or empty
+turn, a promise (next step, timeframe), the agent's name. Then the call may end (resolved when
+the persona's required moves were heard and the mood is low enough, after the persona's
+objections; hung up when the mood reaches ``hang_up_at``; gives up after ``max_turns``), else
+the situation is chosen, in this order: silence, a correction, jargon, interrupted, escalation,
+an answer, clarify ("what?"), an objection to a weak solution, the solution received, empathy
+received, the complaint. Lines come from ``LineBook``: never the same line twice while others
+remain.
 
 Deterministic: the same persona, seed and sequence of calls give the same lines and log. The
 engine never reads a clock; times come in with the observations.
@@ -31,203 +32,42 @@ engine never reads a clock; times come in with the observations.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from voicetrainer import get_logger
 from voicetrainer.analysis.language import Move, PhraseLists, detect_moves, load_phrases
-from voicetrainer.report.schema import Word
 
+from . import phrasing as ph
+from .call import CallEnd, CallerLine, Decision, TraineeObservation, fmt_mood, fmt_time
+from .linebook import LineBook, Pick, planned_renders
+from .listening import agent_name, scenario_vocabulary, second_person
+from .mood import (
+    ANGER_KINDS,
+    BARGE_IN_MIN_MOOD,
+    CONTENTLESS_EFFECT,
+    FIRST_OFF_TOPIC_EFFECT,
+    MOOD_MAX,
+    MOOD_MIN,
+    MOVE_EFFECTS,
+    OFF_TOPIC_EFFECT,
+    REPEAT_QUESTION_EFFECT,
+    SOFT_KINDS,
+    WRONG_FACT_EFFECT,
+    Thresholds,
+    mood_deltas,
+)
+from .reply import Heard, answer_line, hear
 from .schema import SITUATIONS, Persona
-from .tts import MOOD_BAND_NAMES, VoiceSettings, band_mood, mood_band, voice_for_mood
+from .tts import MOOD_BAND_NAMES, mood_band, voice_for_mood
 
 log = get_logger(__name__)
 
-MOOD_MIN, MOOD_MAX = 0.0, 10.0
+__all__ = [
+    "DialogEngine", "TraineeObservation", "CallerLine", "Decision", "CallEnd", "Thresholds", "MOVE_EFFECTS",
+    "planned_renders", "fmt_time", "SITUATIONS",
+]  # fmt: skip
 
-# Anger change per move kind found in a trainee turn (negative = calmer). Counted once per turn.
-MOVE_EFFECTS: dict[str, float] = {
-    "apology": -1.0,
-    "empathy": -1.0,
-    "ownership": -0.8,
-    "timeframe": -0.8,
-    "next_step": -0.6,
-    "repeat_back": -0.6,
-    "clarifying_question": -0.2,
-    "gratitude": -0.2,
-    "greeting": 0.0,
-    "jargon": +0.8,
-    "blame": +1.5,
-    "calm_down": +2.0,
-    "policy": +1.2,
-    "dismissive": +1.5,
-}
-SOLUTION_BONUS = -1.0  # a next step or ownership together with a timeframe, in one turn
-REPEAT_DECAY = 0.5  # the n-th turn with the same calming move counts REPEAT_DECAY ** n
-INTERRUPTION_EFFECT = +1.5  # the trainee talked over the caller
-PITCH_EFFECT = +0.6  # pitch above baseline by more than the threshold
-LOUDNESS_EFFECT = +0.8  # louder than baseline by more than the threshold
-RUSHING_EFFECT = +0.5  # faster than the threshold
-SILENCE_EFFECT = +0.8  # silent longer than the threshold
-BARGE_IN_MIN_MOOD = 6.5  # only an angry caller cuts into a long answer
-
-ANGER_KINDS = ("jargon", "blame", "calm_down", "policy", "dismissive")
-SOFT_KINDS = ("apology", "empathy", "ownership", "repeat_back")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When the trainee's delivery bothers this caller (set by the persona's patience 0-10).
-
-    Attributes:
-        silence_s: silence after the caller's line longer than this is "are you there?".
-        pitch_rise_semitones: median pitch this far above the trainee's baseline sounds tense.
-        loudness_rise_db: this much louder than baseline sounds like shouting back.
-        rushing_wpm: faster than this (words per minute) is rushing.
-        stall_effect: anger added by a turn with no calming and no angering move at all.
-        barge_in_after_s: an angry caller may cut in when the trainee talks longer than this.
-    """
-
-    silence_s: float
-    pitch_rise_semitones: float
-    loudness_rise_db: float
-    rushing_wpm: float
-    stall_effect: float
-    barge_in_after_s: float
-
-    @classmethod
-    def for_patience(cls, patience: float) -> "Thresholds":
-        p = float(patience)
-        return cls(
-            silence_s=3.0 + 0.4 * p,  # 3 s (patience 0) .. 7 s (patience 10)
-            pitch_rise_semitones=1.5 + 0.25 * p,  # 1.5 .. 4 semitones
-            loudness_rise_db=3.0 + 0.4 * p,  # 3 .. 7 dB
-            rushing_wpm=175.0 + 3.0 * p,  # 175 .. 205 wpm
-            stall_effect=0.1 + 0.05 * (10.0 - p),  # 0.6 .. 0.1
-            barge_in_after_s=6.0 + 0.8 * p,  # 6 .. 14 s
-        )
-
-
-@dataclass(frozen=True)
-class TraineeObservation:
-    """What the trainee did in one turn (the live runner or the simulator fills it).
-
-    Attributes:
-        text: what the trainee said ("" for silence).
-        t_s: when the turn started, seconds from the start of the call.
-        words: the words with times (``report.schema.Word``), for evidence times.
-        interrupted_caller: the trainee started talking while the caller was speaking.
-        silence_s: how long the trainee stayed silent after the caller's line.
-        pitch_rise_semitones: median pitch of the turn minus the trainee's baseline (None = unknown).
-        loudness_rise_db: loudness of the turn minus baseline, in dB (None = unknown).
-        wpm: speaking rate of the turn in words per minute (None = unknown).
-    """
-
-    text: str
-    t_s: float = 0.0
-    words: Sequence[Word] = ()
-    interrupted_caller: bool = False
-    silence_s: float = 0.0
-    pitch_rise_semitones: float | None = None
-    loudness_rise_db: float | None = None
-    wpm: float | None = None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One logged decision of the caller's mind, for the report.
-
-    Attributes:
-        t_s: call time the decision refers to (seconds).
-        kind: "mood" | "situation" | "line" | "interrupt" | "end".
-        reason: human sentence, e.g. "mood 6→8: trainee said 'calm down' at 00:41 (+2.0)".
-        mood_before, mood_after: anger 0-10 around the decision.
-    """
-
-    t_s: float
-    kind: str
-    reason: str
-    mood_before: float
-    mood_after: float
-
-
-@dataclass(frozen=True)
-class CallerLine:
-    """What the caller says next, and why.
-
-    Attributes:
-        text: the words (render with ``RenderCache.get(text, voice)``).
-        situation: one of schema.SITUATIONS.
-        mood: the caller's anger 0-10 when saying it.
-        voice: the exact voice settings (mood-dependent) — the render-cache key.
-        ends_call: True for the last line (resolution, hang-up or turn limit).
-        outcome: None while the call goes on, else "resolved" | "hung_up" | "turn_limit".
-        decisions: the log entries that led to this line.
-        moves: the trainee's moves detected in the turn this line answers.
-        line_index: index of the text in ``persona.lines.<situation>``.
-        t_s: the call time the line answers (the observation's t_s), when known.
-    """
-
-    text: str
-    situation: str
-    mood: float
-    voice: VoiceSettings
-    ends_call: bool = False
-    outcome: str | None = None
-    decisions: tuple[Decision, ...] = ()
-    moves: tuple[Move, ...] = ()
-    line_index: int = 0
-    t_s: float | None = None
-
-
-def fmt_time(t_s: float | None) -> str:
-    """mm:ss (call time)."""
-    if t_s is None:
-        return "--:--"
-    t = max(0, int(round(t_s)))
-    return f"{t // 60:02d}:{t % 60:02d}"
-
-
-def _fmt_mood(m: float) -> str:
-    return f"{round(m, 1):g}"
-
-
-def planned_renders(persona: Persona) -> list[tuple[str, VoiceSettings]]:
-    """Every (text, voice) the engine can ask for with this persona: the opening at the starting
-    mood's voice, every other line at every mood band. ``RenderCache.prefill`` renders these."""
-    out: list[tuple[str, VoiceSettings]] = []
-    seen = set()
-    start_voice = voice_for_mood(persona.voice, persona.temperament.start_anger)
-    for situation in SITUATIONS:
-        voices = (
-            [start_voice]
-            if situation == "opening"
-            else [voice_for_mood(persona.voice, band_mood(b)) for b in range(len(MOOD_BAND_NAMES))]
-        )
-        for text in persona.lines.of(situation):
-            for v in voices:
-                if (text, v) not in seen:
-                    seen.add((text, v))
-                    out.append((text, v))
-    return out
-
-
-@dataclass
-class _Deck:
-    """Lines of one situation drawn without repeating until all were used."""
-
-    size: int
-    order: list[int] = field(default_factory=list)
-    last: int | None = None
-
-    def draw(self, rng: random.Random) -> int:
-        if not self.order:
-            self.order = list(range(self.size))
-            rng.shuffle(self.order)
-            if self.size > 1 and self.order[-1] == self.last:  # never the same line twice in a row
-                self.order[0], self.order[-1] = self.order[-1], self.order[0]
-        self.last = self.order.pop()
-        return self.last
+MAX_PROMISE_CHARS = 80  # a promise repeated back longer than this is cut to its timeframe
+CLOSING_SLACK = 1.5  # "anything else I can help with?" once all is done: accepts up to max_anger + this
 
 
 class DialogEngine:
@@ -249,11 +89,21 @@ class DialogEngine:
         self.turn = 0
         self.finished = False
         self.outcome: str | None = None
+        self.end: CallEnd | None = None
         self.log: list[Decision] = []
         self.moves_seen: dict[str, int] = {}  # turns in which each move kind occurred
-        self._rng_lines = random.Random(f"{seed}:{persona.id}:lines")
+        self.book = LineBook(persona, random.Random(f"{seed}:{persona.id}:lines"))
         self._rng_talk = random.Random(f"{seed}:{persona.id}:talk")
-        self._decks = {s: _Deck(len(persona.lines.of(s))) for s in SITUATIONS}
+        self._vocabulary = scenario_vocabulary(
+            [persona.scenario.summary, persona.scenario.resolution.description, *persona.scenario.facts,
+             *(t for s in SITUATIONS for t in persona.lines.of(s))])  # fmt: skip
+        self.answered: dict[str, int] = {}  # fact key -> times the caller answered it
+        self.promise: str | None = None  # what the agent promised, as the caller repeats it
+        self.agent: str | None = None  # the agent's name, once given
+        self._name_used = False
+        self._promise_said = False
+        self._objections = 0
+        self._off_topic = 0  # off-topic turns so far
         self._pending_interrupts, self._interrupt_at = 0, None  # barge-ins since the last turn, first one's time
         self._interrupt_answered = False
         self._barged_this_turn = False
@@ -266,24 +116,33 @@ class DialogEngine:
         log.debug("%s %s: %s", fmt_time(t_s), kind, reason)
         return d
 
-    def _line(self, situation: str, t_s: float | None, decisions: list[Decision], *, moves=(), outcome=None) -> CallerLine:
-        idx = self._decks[situation].draw(self._rng_lines)
-        text = self.persona.lines.of(situation)[idx]
+    def _say(self, situation: str, pick: Pick, t_s: float | None, decisions: list[Decision], *, moves=(),
+             outcome=None) -> CallerLine:
+        text = pick.text
+        if self.agent and not self._name_used and situation not in ("answer", "clarify", "opening", "interrupted"):
+            self._name_used = True
+            text = f"{self.agent}, {ph.lower_first(text)}"
+        self.book.mark(text)
         voice = voice_for_mood(self.persona.voice, self.mood)
-        decisions.append(
-            self._decide(t_s or 0.0, "line", f"{situation}[{idx}], {MOOD_BAND_NAMES[mood_band(self.mood)]} voice: {text!r}")
-        )
+        where = f"{situation}[{pick.index}]" if pick.index >= 0 else f"{situation} ({pick.source})"
+        decisions.append(self._decide(t_s or 0.0, "line", f"{where}, {MOOD_BAND_NAMES[mood_band(self.mood)]} voice: {text!r}"))
         return CallerLine(
             text=text, situation=situation, mood=round(self.mood, 2), voice=voice,
             ends_call=outcome is not None, outcome=outcome, decisions=tuple(decisions),
-            moves=tuple(moves), line_index=idx, t_s=t_s,
+            moves=tuple(moves), line_index=pick.index, t_s=t_s,
         )  # fmt: skip
+
+    def _values(self, t_s: float, **extra) -> dict[str, str]:
+        values = {"elapsed": ph.elapsed_words(t_s), **extra}
+        if self.promise:
+            values.update(promise=self.promise, promise_cap=ph.capitalise(self.promise))
+        return values
 
     # -- the public protocol
     def opening(self) -> CallerLine:
         """The caller's first line, at the persona's starting anger."""
-        d = [self._decide(0.0, "situation", f"opening at anger {_fmt_mood(self.mood)} ({self.persona.name})")]
-        return self._line("opening", 0.0, d)
+        d = [self._decide(0.0, "situation", f"opening at anger {fmt_mood(self.mood)} ({self.persona.name})")]
+        return self._say("opening", self.book.line("opening", {}), 0.0, d)
 
     def on_interrupted(self, t_s: float) -> CallerLine | None:
         """The trainee started talking over the caller's current line. Returns the reaction to
@@ -292,13 +151,14 @@ class DialogEngine:
         next ``respond``."""
         if self.finished:
             return None
-        self._pending_interrupts, self._interrupt_at = self._pending_interrupts + 1, t_s if self._interrupt_at is None else self._interrupt_at
+        self._pending_interrupts += 1
+        self._interrupt_at = t_s if self._interrupt_at is None else self._interrupt_at
         if self._rng_talk.random() < self.persona.temperament.talk_over:
             self._decide(t_s, "interrupt", f"interrupted at {fmt_time(t_s)}: talks on over the trainee")
             return None
         self._interrupt_answered = True
         d = [self._decide(t_s, "interrupt", f"interrupted at {fmt_time(t_s)}: stops and objects")]
-        return self._line("interrupted", t_s, d)
+        return self._say("interrupted", self.book.line("interrupted", self._values(t_s)), t_s, d)
 
     def on_silence(self, silence_s: float, t_s: float) -> CallerLine | None:
         """The trainee has said nothing for ``silence_s`` after the caller's line. Returns a
@@ -322,7 +182,7 @@ class DialogEngine:
         if self._rng_talk.random() >= self.persona.temperament.talk_over:
             return None
         d = [self._decide(t_s, "interrupt", f"barges in at {fmt_time(t_s)}: the trainee has talked for {trainee_talk_s:.0f} s")]
-        return self._line("complaint", t_s, d)
+        return self._say("complaint", self.book.line("complaint", self._values(t_s)), t_s, d)
 
     def respond(self, obs: TraineeObservation) -> CallerLine:
         """The caller's answer to one trainee turn: updates the mood, picks the situation and the
@@ -332,107 +192,174 @@ class DialogEngine:
             return self._final_line
         self.turn += 1
         t_s = obs.t_s
-        facts = self.persona.scenario.facts
-        moves = detect_moves(obs.text, words=list(obs.words) or None, facts=facts, phrases=self.phrases)
+        moves = detect_moves(obs.text, words=list(obs.words) or None, facts=self.persona.scenario.facts,
+                             phrases=self.phrases)  # fmt: skip
+        heard = hear(obs, moves, self.book, self.answered, self._vocabulary)
+        if heard.wrong:  # a fact read back wrongly is not a repeat-back
+            moves = [m for m in moves if m.kind != "repeat_back"]
+        kinds_now = {m.kind for m in moves}
+        decisions: list[Decision] = [self._decide(t_s, "heard", why) for why in heard.notes]
         before = self.mood
-        deltas = self._mood_deltas(obs, moves)
+        deltas = mood_deltas(obs, moves, temperament=self.persona.temperament, thresholds=self.thresholds,
+                             moves_seen=self.moves_seen, pending_interrupts=self._pending_interrupts, interrupt_at=self._interrupt_at,
+                             extra=self._heard_effects(heard), unhelpful=self._unhelpful(heard))  # fmt: skip
         total = sum(d for d, _ in deltas)
         self.mood = min(MOOD_MAX, max(MOOD_MIN, before + total))
-        decisions: list[Decision] = []
         reasons = "; ".join(f"{why} ({d:+.1f})" for d, why in deltas) or "no change"
-        decisions.append(self._decide(t_s, "mood", f"mood {_fmt_mood(before)}→{_fmt_mood(self.mood)}: {reasons}", before))
-        kinds_now = {m.kind for m in moves}
+        decisions.insert(0, self._decide(t_s, "mood", f"mood {fmt_mood(before)}→{fmt_mood(self.mood)}: {reasons}", before))
         for k in kinds_now:
             self.moves_seen[k] = self.moves_seen.get(k, 0) + 1
+        self._remember(obs, moves, t_s, decisions)
 
         interrupted = obs.interrupted_caller or self._pending_interrupts > 0
         answered = self._interrupt_answered
-        self._pending_interrupts, self._interrupt_answered, self._barged_this_turn, self._interrupt_at = 0, False, False, None
+        self._pending_interrupts, self._interrupt_answered, self._barged_this_turn = 0, False, False
+        self._interrupt_at = None
 
-        # -- does the call end?
+        ended = self._maybe_end(t_s, decisions, moves, kinds_now, heard)
+        if ended is not None:
+            return ended
+        situation, why, pick = self._choose(obs, heard, kinds_now, total, interrupted and not answered)
+        decisions.append(self._decide(t_s, "situation", f"{situation}: {why}"))
+        return self._say(situation, pick, t_s, decisions, moves=moves)
+
+    # -- internals
+    def _heard_effects(self, heard: Heard) -> list[tuple[float, str]]:
+        out = [(WRONG_FACT_EFFECT, f"stated a fact wrongly: {w.said!r}") for w in heard.wrong[:1]]
+        fresh = [m.fact.text for a in heard.questions for m in a.matches if m.fact.text not in heard.repeated]
+        special = [s for a in heard.questions for s in a.special]
+        if (fresh or special) and not heard.wrong:  # a fair question is not stalling
+            out.append((0.0, f"asked about {fresh[0]!r}" if fresh else f"asked: {special[0].replace('_', ' ')}"))
+        if heard.repeated:
+            out.append((REPEAT_QUESTION_EFFECT, f"asked again for {heard.repeated[0]!r}"))
+        return out
+
+    def _unhelpful(self, heard: Heard) -> tuple[float, str] | None:
+        """Why a turn with no other effect did not help: off topic, or empty of content."""
+        if heard.content == "off_topic":
+            self._off_topic += 1
+            first = self._off_topic == 1
+            if first:
+                return FIRST_OFF_TOPIC_EFFECT, "off topic (puzzled: the first time)"
+            return OFF_TOPIC_EFFECT, "off topic"
+        if heard.content == "contentless":
+            return CONTENTLESS_EFFECT, "said nothing with content"
+        return None
+
+    def _remember(self, obs: TraineeObservation, moves: list[Move], t_s: float, decisions: list[Decision]) -> None:
+        name = agent_name(obs.text)
+        if name and name != self.agent:
+            self.agent, self._name_used = name, False
+            decisions.append(self._decide(t_s, "heard", f"remembers the agent's name: {name}"))
+        tf = next((m for m in reversed(moves) if m.kind == "timeframe"), None)  # the last one: the promise's time
+        if tf is None:
+            return
+        step = next((m for m in reversed(moves) if m.kind in ("next_step", "ownership") and m.start_char <= tf.start_char), None)
+        quote = tf.quote
+        if step is not None and tf.end_char - step.start_char <= MAX_PROMISE_CHARS:
+            quote = obs.text[step.start_char : tf.end_char]
+        promise = second_person(quote.strip(" ,."))
+        if step is None and (self.promise or len(quote.split()) < 2):
+            return  # a bare "today" is no promise to repeat, nor replaces one with its next step
+        if promise != self.promise:
+            self.promise, self._promise_said = promise, False
+            decisions.append(self._decide(t_s, "heard", f"remembers the promise: {promise!r}"))
+
+    def _maybe_end(self, t_s, decisions, moves, kinds_now, heard) -> CallerLine | None:
         t = self.persona.temperament
         res = self.persona.scenario.resolution
         missing = [k for k in res.requires if k not in self.moves_seen]
         if self.mood >= t.hang_up_at:
             return self._end("hang_up", "hung_up", t_s, decisions, moves,
-                             f"hangs up: anger {_fmt_mood(self.mood)} reached {t.hang_up_at:g}")  # fmt: skip
-        if not missing and self.mood <= res.max_anger:
+                             f"hangs up: anger {fmt_mood(self.mood)} reached {t.hang_up_at:g}")  # fmt: skip
+        closing_offer = bool(heard.questions) and all(a.special == ("anything_else",) for a in heard.questions)
+        limit = res.max_anger + (CLOSING_SLACK if closing_offer else 0.0)
+        if not missing and self.mood <= limit and not heard.wrong and (closing_offer or not heard.questions):
+            if self._objections < res.objections:
+                return None  # _choose pushes back first
             return self._end("closing", "resolved", t_s, decisions, moves,
                              f"resolved: {', '.join(res.requires) or 'no requirements'} heard and anger "
-                             f"{_fmt_mood(self.mood)} ≤ {res.max_anger:g}")  # fmt: skip
+                             f"{fmt_mood(self.mood)} ≤ {limit:g}"
+                             + (" (accepts the closing offer)" if closing_offer else ""))  # fmt: skip
         if self.turn >= t.max_turns:
             return self._end("hang_up", "turn_limit", t_s, decisions, moves,
                              f"gives up after {self.turn} turns (limit {t.max_turns})"
                              + (f"; still missing: {', '.join(missing)}" if missing else ""))  # fmt: skip
+        return None
 
-        situation, why = self._situation(obs, kinds_now, total, interrupted and not answered)
-        decisions.append(self._decide(t_s, "situation", f"{situation}: {why}"))
-        return self._line(situation, t_s, decisions, moves=moves)
-
-    # -- internals
     def _end(self, situation, outcome, t_s, decisions, moves, reason) -> CallerLine:
         decisions.append(self._decide(t_s, "end", reason))
         self.finished = True
         self.outcome = outcome
-        line = self._line(situation, t_s, decisions, moves=moves, outcome=outcome)
+        self.end = CallEnd(outcome, reason, float(t_s or 0.0), self.turn, round(self.mood, 2))
+        pick = self.book.line(situation, {})
+        if outcome == "resolved" and self.promise and not self._promise_said:
+            pick = Pick(f"So {self.promise}. {pick.text}", pick.index, pick.source)
+        line = self._say(situation, pick, t_s, decisions, moves=moves, outcome=outcome)
         self._final_line = line
         return line
 
-    def _situation(self, obs: TraineeObservation, kinds: set[str], total: float, interrupted: bool) -> tuple[str, str]:
+    def _choose(self, obs: TraineeObservation, heard: Heard, kinds: set[str], total: float,
+                interrupted: bool) -> tuple[str, str, Pick]:
+        book, band = self.book, mood_band(self.mood)
+        values = self._values(obs.t_s, silence=f"{obs.silence_s:.0f}")
+        res = self.persona.scenario.resolution
         if not obs.text.strip():
-            return "silence", f"the trainee said nothing for {obs.silence_s:.1f} s"
+            return "silence", f"the trainee said nothing for {obs.silence_s:.1f} s", book.line("silence", values)
+        if heard.wrong:
+            w = heard.wrong[0]
+            text = f"{ph.CORRECT[band].format(wrong=w.said)} {w.fact.core}"
+            return "answer", f"corrects the agent: {w.why}", Pick(text, -1, "composed")
         if "jargon" in kinds:
-            return "jargon", "the trainee used jargon"
+            quote = next((m.quote for m in heard.moves if m.kind == "jargon"), "that")
+            return "jargon", "the trainee used jargon", book.line("jargon", {**values, "jargon": quote})
         if interrupted:
-            return "interrupted", "the trainee talked over the caller"
-        if kinds & {"blame", "calm_down", "policy", "dismissive"} or total >= 1.0:
-            return "escalation", "the trainee made it worse"
-        if "timeframe" in kinds and kinds & {"next_step", "ownership"}:
-            return "solution_received", "a concrete solution with a timeframe was offered"
+            return "interrupted", "the trainee talked over the caller", book.line("interrupted", values)
+        if kinds & set(ANGER_KINDS):
+            return "escalation", "the trainee made it worse", book.line("escalation", values)
+        if heard.questions and not heard.content:
+            text, why = answer_line(heard, self, band)
+            if text is not None:
+                return "answer", why, Pick(text, -1, "composed")
+            if heard.content == "off_topic":
+                return "clarify", f"an off-topic question: {why}", book.built_in("clarify", band)
+            return "answer", why, book.built_in("dont_know", band)
+        if heard.content:
+            choices = ph.CLARIFY_UNCLEAR if heard.content == "contentless" else None
+            return "clarify", f"the turn was {heard.content.replace('_', ' ')}: asks what the agent means", \
+                book.built_in("clarify", band, choices=choices if not self.persona.lines.clarify else None)
+        if total >= 1.0:
+            return "escalation", "the trainee made it worse", book.line("escalation", values)
+        solution = kinds & {"next_step", "ownership"}
+        if solution and (heard.vague or "timeframe" not in kinds):
+            self._objections += 1
+            why = "a weak solution: " + ("a vague timeframe" if heard.vague else "no timeframe")
+            return "objection", why, book.built_in("objection", band)
+        if self._objections < res.objections and not [k for k in res.requires if k not in self.moves_seen] \
+                and self.mood <= res.max_anger:
+            self._objections += 1
+            return "objection", f"pushes back before accepting ({self._objections} of {res.objections})", \
+                book.built_in("objection", band)
+        if "timeframe" in kinds and solution:
+            if self.promise and not self._promise_said:
+                self._promise_said = True
+                follow = book.persona_line("solution_received")
+                if follow and "when" in follow.text.lower():  # the agent just said when
+                    follow = None
+                text = f"So {self.promise}, right?" + (f" {follow.text}" if follow else "")
+                return "solution_received", "a concrete solution with a timeframe: repeats the promise", \
+                    Pick(text, follow.index if follow else -1, "composed")
+            return "solution_received", "a concrete solution with a timeframe was offered", \
+                book.line("solution_received", values)
+        missing = [k for k in res.requires if k not in self.moves_seen]
+        if missing and self.mood <= res.max_anger:
+            for line in ph.ASK_MISSING.get(missing[0], ()):
+                if book.is_new(line):
+                    return "complaint", f"calm enough, but still missing: {', '.join(missing)}: asks for it", \
+                        Pick(line, -1, "built-in")
         if kinds & set(SOFT_KINDS) and total < 0:
-            return "empathy_received", "the caller felt heard"
-        return "complaint", "nothing changed: the caller repeats the complaint"
-
-    def _mood_deltas(self, obs: TraineeObservation, moves: list[Move]) -> list[tuple[float, str]]:
-        """(anger change, reason) for one turn, temperament applied."""
-        t = self.persona.temperament
-        th = self.thresholds
-        raw: list[tuple[float, str]] = []
-        first: dict[str, Move] = {}
-        for m in moves:
-            first.setdefault(m.kind, m)
-        for kind, m in first.items():
-            effect = MOVE_EFFECTS.get(kind, 0.0)
-            if effect == 0.0:
-                continue
-            if effect < 0:
-                effect *= REPEAT_DECAY ** self.moves_seen.get(kind, 0)
-            at = fmt_time(m.t_s if m.t_s is not None else obs.t_s)
-            label = m.why if kind == "jargon" else {
-                "calm_down": "trainee said", "policy": "trainee said", "blame": "trainee blamed",
-                "dismissive": "trainee was dismissive:", "apology": "apology", "empathy": "empathy",
-                "ownership": "ownership", "timeframe": "timeframe", "next_step": "next step",
-                "repeat_back": "repeated the facts", "clarifying_question": "clarifying question",
-                "gratitude": "thanked",
-            }.get(kind, kind)  # fmt: skip
-            raw.append((effect, f"{label} {m.quote!r} at {at}"))
-        kinds = set(first)
-        if "timeframe" in kinds and kinds & {"next_step", "ownership"}:
-            raw.append((SOLUTION_BONUS, "a concrete solution with a timeframe"))
-        if obs.interrupted_caller or self._pending_interrupts > 0:  # at the barge-in, not at the turn's end
-            at = self._interrupt_at if self._interrupt_at is not None else obs.words[0].start_s if obs.words else obs.t_s
-            raw.append((INTERRUPTION_EFFECT, f"trainee talked over the caller at {fmt_time(at)}"))
-        if obs.pitch_rise_semitones is not None and obs.pitch_rise_semitones > th.pitch_rise_semitones:
-            raw.append((PITCH_EFFECT, f"voice pitch up {obs.pitch_rise_semitones:.1f} st over baseline"))
-        if obs.loudness_rise_db is not None and obs.loudness_rise_db > th.loudness_rise_db:
-            raw.append((LOUDNESS_EFFECT, f"voice {obs.loudness_rise_db:.1f} dB louder than baseline"))
-        if obs.wpm is not None and obs.wpm > th.rushing_wpm:
-            raw.append((RUSHING_EFFECT, f"rushing at {obs.wpm:.0f} wpm"))
-        if obs.silence_s > th.silence_s:
-            raw.append((SILENCE_EFFECT, f"silent for {obs.silence_s:.1f} s"))
-        if not raw and obs.text.strip():
-            raw.append((th.stall_effect, "nothing that helps"))
-        return [(d * (t.escalation if d > 0 else t.calming), why) for d, why in raw]
+            return "empathy_received", "the caller felt heard", book.line("empathy_received", values)
+        return "complaint", "nothing changed: the caller presses on", book.line("complaint", values)
 
     def summary(self) -> dict:
         """For the report: outcome, final mood, turns, and the decision log as plain data."""
@@ -440,8 +367,11 @@ class DialogEngine:
             "persona": self.persona.id,
             "seed": self.seed,
             "outcome": self.outcome,
+            "end_reason": self.end.reason if self.end else None,
             "turns": self.turn,
             "final_mood": round(self.mood, 2),
+            "agent_name": self.agent,
+            "promise": self.promise,
             "decisions": [
                 {"t_s": d.t_s, "kind": d.kind, "reason": d.reason, "mood_before": round(d.mood_before, 2),
                  "mood_after": round(d.mood_after, 2)}

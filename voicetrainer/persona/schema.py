@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from voicetrainer.analysis.language import MOVE_KINDS
 
@@ -51,6 +51,17 @@ SITUATIONS = (
     "hang_up",  # giving up and hanging up
 )
 Situation = Literal[SITUATIONS]  # type: ignore[valid-type]
+
+# Optional line groups (built-in lines are used when a persona has none): the caller pushes back
+# on a weak solution, asks what the agent means, or does not know the answer.
+OPTIONAL_SITUATIONS = (
+    "objection",  # "That's not good enough, I need it today."
+    "clarify",  # "What? What does that have to do with my bill?"
+    "dont_know",  # "How would I know that?"
+)
+# What the caller engine reports as a line's situation: a persona situation, or `answer` (an
+# answer from the scenario's facts, a correction or a repeat) or `clarify`.
+ENGINE_SITUATIONS = SITUATIONS + ("objection", "answer", "clarify")
 
 # Fewest lines per situation: "several lines, chosen without repeating" where the situation can
 # come up again and again; one is enough for the lines said once.
@@ -85,15 +96,81 @@ class Resolution(_Strict):
     max_anger: float = Field(
         default=3.5, ge=0, le=10, description="The caller accepts only once their mood is at or below this (0-10)."
     )
+    objections: int = Field(
+        default=0, ge=0, le=5,
+        description="How many times the caller pushes back on a solution that would resolve the call before "
+        "accepting it (lines.objection). A weak solution (no timeframe, or a vague one) is always pushed back.",
+    )  # fmt: skip
+
+
+class FactForm(_Strict):
+    """The long form of one fact: what questions it answers and how the caller says it.
+
+    Written in place of the plain string in ``scenario.facts``::
+
+        facts:
+          - account ending 4471                       # plain: topics and answer are inferred
+          - fact: order 48213
+            topics: [order number, reference]         # words a question about it may use
+            answers: ["It's 4-8-2-1-3. Four eight two one three."]
+    """
+
+    fact: Text = Field(description="The fact, as a plain string (what the trainee should repeat back).")
+    topics: tuple[Text, ...] = Field(default=(), description="Words a question about this fact may use.")
+    answers: tuple[Text, ...] = Field(default=(), description="How the caller answers a question about it.")
+
+
+def _facts_in_either_form(schema: dict) -> None:
+    """JSON Schema: an entry of `facts` is a string or the long form (as the validator accepts)."""
+    props = schema.get("properties", {})
+    if "facts" in props and "fact_forms" in props:
+        props["facts"]["items"] = {"anyOf": [props["facts"]["items"], props["fact_forms"]["items"]]}
 
 
 class Scenario(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              json_schema_extra=_facts_in_either_form)
+
     summary: Text = Field(description="What happened, as the trainee would be briefed.")
     facts: tuple[Text, ...] = Field(
         default=(),
-        description="Account facts a good agent picks up and repeats back: order number, amount, dates, names.",
+        description="Account facts a good agent picks up and repeats back: order number, amount, dates, names. "
+        "Each is a string, or a mapping {fact, topics, answers} (the long form, see FactForm).",
+    )
+    fact_forms: tuple[FactForm, ...] = Field(
+        default=(), description="Filled from the long-form entries of `facts` (you may also write it directly)."
     )
     resolution: Resolution
+
+    @model_validator(mode="before")
+    @classmethod
+    def _long_form_facts(cls, data):
+        """Long-form facts become a plain string in `facts` plus their FactForm, so every reader
+        of `facts` keeps getting strings."""
+        if not isinstance(data, dict) or not isinstance(data.get("facts"), list | tuple):
+            return data
+        plain, forms = [], list(data.get("fact_forms") or ())
+        for i, item in enumerate(data["facts"]):
+            if isinstance(item, dict):
+                try:
+                    form = FactForm.model_validate(item)
+                except ValidationError as e:
+                    first = e.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"]) or "entry"
+                    raise ValueError(f"facts[{i}] ({where}): {first['msg']}; a long-form fact is "
+                                     "{fact: TEXT, topics: [..], answers: [..]}") from None
+                plain.append(form.fact)
+                forms.append(form)
+            else:
+                plain.append(item)
+        return {**data, "facts": plain, "fact_forms": forms}
+
+    @model_validator(mode="after")
+    def _forms_name_facts(self) -> "Scenario":
+        for form in self.fact_forms:
+            if form.fact not in self.facts:
+                raise ValueError(f"fact_forms: {form.fact!r} is not one of scenario.facts")
+        return self
 
 
 class VoiceSpec(_Strict):
@@ -144,6 +221,9 @@ class Lines(_Strict):
     solution_received: tuple[Text, ...] = Field(min_length=MIN_LINES["solution_received"])
     closing: tuple[Text, ...] = Field(min_length=MIN_LINES["closing"])
     hang_up: tuple[Text, ...] = Field(min_length=MIN_LINES["hang_up"])
+    objection: tuple[Text, ...] = Field(default=(), description="Pushing back on a weak solution (optional).")
+    clarify: tuple[Text, ...] = Field(default=(), description="Asking what the agent means (optional).")
+    dont_know: tuple[Text, ...] = Field(default=(), description="Not knowing the answer, in character (optional).")
 
     @field_validator("*")
     @classmethod

@@ -24,9 +24,12 @@ scenario:
   # What happened, as you would brief the trainee.
   summary: Alex's new headphones arrived broken and the return label link does not work.
   # Account facts a good agent picks up and repeats back (order numbers, amounts, dates, names).
+  # The caller also answers questions from them ("What's your order number?" -> "It's 55120.")
+  # and corrects an agent who gets one wrong. A fact may be written in the long form to say
+  # which questions it answers and how:  - {{fact: order 55120, topics: [order number], answers: ["It's 5-5-1-2-0."]}}
   facts:
     - order 55120
-    - "$129"
+    - "$129 headphones"
     - delivered on Monday
   resolution:
     # What a good agent does to resolve the call, in plain words.
@@ -36,6 +39,9 @@ scenario:
     requires: [apology, timeframe]
     # ... and the caller's anger (0-10) must have come down to this.
     max_anger: 3.5
+    # How many times the caller pushes back (an `objection` line) before accepting; a weak
+    # solution (no timeframe, or "soon") is always pushed back.
+    objections: 0
 
 voice:
   # espeak-ng voice, optionally with a variant after "+": en-us, en, en-us+f3, en+m3, en-us+grandma
@@ -84,6 +90,14 @@ lines:
     - Okay, that works. Thanks for sorting it out.
   hang_up:
     - Forget it. I'll just dispute the charge. Goodbye.
+  # Optional (built-in lines are used without them): pushing back on a weak solution, asking
+  # what the agent means after an off-topic or garbled answer, not knowing an answer.
+  objection:
+    - That's not good enough. I need the label today, not someday.
+  clarify:
+    - Sorry, what? What does that have to do with my headphones?
+  dont_know:
+    - I don't know that. I just know they're broken.
 """
 
 

@@ -302,7 +302,7 @@ def simulate(
     realtime: bool = True, seed: int = 0, on_update=None, transcriber=None, tts_backend=None,
     player_factory=None, db: str | None = "", trainee: str = "demo trainee", html: bool = True,
     speed: float = 1.0, options: LiveOptions | None = None, on_session=None, baseline: VoiceStats | None = None,
-    caption_transcriber=None,
+    caption_transcriber=None, agent_factory=None,
 ) -> Report:
     """A whole practice call with a recorded trainee as the microphone.
 
@@ -312,14 +312,15 @@ def simulate(
     `speed` > 1 paces the simulated microphone faster than real time (tests). `baseline`: the
     calm-voice baseline of the voice in the recording (the live band and the mood use it).
     `caption_transcriber`: recogniser for the running captions (default: `transcriber` on half
-    its threads, see `caption_recogniser`).
+    its threads, see `caption_recogniser`). `agent_factory(session)`: a trainee that listens
+    (``session.agent.ListeningTrainee``) instead of the recording; `trainee_wav` is then unused.
     """
     from voicetrainer.asr import live_recogniser
     from voicetrainer.audio.playback import NullPlayer
     from voicetrainer.audio.sources import MicSource
     from voicetrainer.session.simulate import ScriptedTrainee, SimulatedInputStream, load_script
 
-    audio, answers = load_script(trainee_wav)
+    audio, answers = load_script(trainee_wav) if agent_factory is None else (None, [])
     transcriber = transcriber or live_recogniser(settings.asr)
     transcriber.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))  # warm up before the call
     setup = CallSetup(persona=persona_id, trainee=trainee, seed=seed, session_dir=out_dir, db=db, html=html)
@@ -327,7 +328,7 @@ def simulate(
     holder: dict = {}
 
     def frames(session: LiveSession):
-        sim = ScriptedTrainee(audio, answers, session.track.active, seed=seed)
+        sim = agent_factory(session) if agent_factory else ScriptedTrainee(audio, answers, session.track.active, seed=seed)
         holder["sim"] = sim
         if not realtime:
             return sim.frames(max_s=LiveOptions().max_call_s)
@@ -353,7 +354,8 @@ def simulate(
     if sim is not None and session_dir is not None and Path(session_dir).is_dir():
         # what the simulated trainee actually said, and when: the ground truth for the transcript
         # answers begun before the call ended (the simulated mic runs on until it is closed)
-        script = [{"start_s": round(a, 3), "end_s": round(min(b, report.duration_s), 3), "text": answers[i].text}
+        text_of = sim.text_of if agent_factory else (lambda i: answers[i].text)
+        script = [{"start_s": round(a, 3), "end_s": round(min(b, report.duration_s), 3), "text": text_of(i)}
                   for a, b, i in sim.spoken if a < report.duration_s]
         (Path(session_dir) / "trainee_script.json").write_text(json.dumps(script, indent=2) + "\n")
     return report

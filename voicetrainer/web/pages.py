@@ -115,7 +115,10 @@ def home(personas: list[dict], devices: dict, *, default_persona: str, recording
         'Accelerated (no waiting; for a quick look)</label></p></details></fieldset>'
         '<p><button type="submit" class="primary" id="start">Start call</button></p></form>'
     )
-    return layout("Practice a call", body, active="/", notice=notice)
+    from voicetrainer.web.chat import chat_section  # the typed chat (same caller engine)
+
+    body += chat_section(personas, default_persona)
+    return layout("Practice a call", body, active="/", notice=notice, scripts=["chat.js"])
 
 
 def call_page(call: dict | None) -> str:

@@ -261,6 +261,10 @@ class Handler(AccessMixin, EventsMixin, BaseHTTPRequestHandler):
             if path.endswith("/preview") and persona is not None:
                 out["lines"] = app.preview_lines(persona)
             self._json(out)
+        elif path == "/api/chat":  # typed chat with a caller (web/chat.py)
+            from voicetrainer.web import chat
+
+            self._json(chat.handle(app, form))
         elif path == "/api/batch/start":
             fixtures = self.upload.lists.get("fixture", []) if self.upload else [str(form.get("fixture") or "")]
             app.start_batch_recordings(self.upload.files if self.upload else [], fixtures,

@@ -25,6 +25,11 @@ _FUTURE = re.compile(
     r"arranged|promise|be (there|back|with you)|give it)\b",
     re.IGNORECASE,
 )
+# in the clause around a time (the time's own words may say "by", "within"...): prepositions of
+# means ("by email", "before that") are no promise
+_FUTURE_CLAUSE = re.compile(_FUTURE.pattern.replace("due|by|within|until|before|", "due|"), re.IGNORECASE)
+# past simple after a subject: "after you cancelled on April 2", "we shipped it on Monday"
+_PAST_SUBJECT = re.compile(r"\b(i|you|we|they|he|she|it)\s+(?!need|feed|speed)[a-z]{2,}(?<!e)ed\b", re.IGNORECASE)
 # these look forward only when nothing in the clause looks back ("I can see it was sent on Monday")
 _MAYBE_FUTURE = re.compile(r"\b(can|could|would|'d|aim|hope|plan|want to|try to)\b", re.IGNORECASE)
 _PAST = re.compile(
@@ -123,9 +128,9 @@ def drop_past_times(text: str, found: dict[str, list[Span]]) -> None:
         clause = text[(starts[-1] if starts else 0) : f[1]]
         own = text[f[0] : f[1]]
         sentence = text[sentence_of(sents, f[0])[0] : f[1]]
-        if _FUTURE.search(clause) or _FUTURE.search(own):
+        if _FUTURE_CLAUSE.search(clause) or _FUTURE.search(own):  # "by email" in a clause promises nothing
             keep.append(f)
-        elif _PAST.search(clause):
+        elif _PAST.search(clause) or _PAST_SUBJECT.search(clause):
             continue
         elif _FUTURE.search(sentence):  # "we should be back up and running in an hour"
             keep.append(f)
