@@ -26,7 +26,10 @@ def register(sub, common) -> None:
     def tts_args(q):
         q.add_argument("--cache-dir", metavar="DIR", help="render cache (default: <data dir>/tts-cache)")
         q.add_argument("--tts", choices=("pyttsx3", "fake"), default="pyttsx3",
-                       help="speech engine: pyttsx3 (espeak-ng) or fake (test tones, no espeak needed)")  # fmt: skip
+                       help="speech engines: pyttsx3 = the persona's own engine (espeak-ng or Piper), "
+                       "fake = test tones (no engine needed)")  # fmt: skip
+        q.add_argument("--phone-line", action="store_true",
+                       help="the caller as heard over a telephone line (300-3400 Hz band, light line noise)")
 
     q = ps.add_parser("list", parents=[common], help="id, name, scenario and difficulty of every persona")
     dir_arg(q)
@@ -99,7 +102,7 @@ def _cache(args):
         from voicetrainer.persona.tts import FakeTTS
 
         backend = FakeTTS()
-    return RenderCache(cache_dir, backend=backend)
+    return RenderCache(cache_dir, backend=backend, phone_line=getattr(args, "phone_line", False))
 
 
 @contextlib.contextmanager

@@ -40,6 +40,7 @@ class CallSetup:
         tts_cache: render cache folder (default: <data dir>/tts-cache).
         db: history database ("" = default, None = do not record).
         html: write report.html.
+        phone_line: the caller as heard over a telephone line (300-3400 Hz, line noise).
     """
 
     persona: str
@@ -50,6 +51,7 @@ class CallSetup:
     db: str | None = ""
     html: bool = True
     rubric: str | None = None
+    phone_line: bool = False
 
 
 def sessions_root(settings: Settings | None = None) -> Path:
@@ -157,7 +159,8 @@ def prepare(setup: CallSetup, settings: Settings, *, tts_backend=None, progress:
     from voicetrainer.persona.loader import load_persona
 
     persona = load_persona(setup.persona)
-    cache = RenderCache(setup.tts_cache or user_data_dir(settings) / "tts-cache", backend=tts_backend)
+    cache = RenderCache(setup.tts_cache or user_data_dir(settings) / "tts-cache", backend=tts_backend,
+                        phone_line=setup.phone_line)  # fmt: skip
     t0 = time.perf_counter()
     res = cache.prefill(persona, progress=progress)
     failed = getattr(res, "failed", None)
@@ -264,7 +267,7 @@ def simulate(
     realtime: bool = True, seed: int = 0, on_update=None, transcriber=None, tts_backend=None,
     player_factory=None, db: str | None = "", trainee: str = "demo trainee", html: bool = True,
     speed: float = 1.0, options: LiveOptions | None = None, on_session=None, baseline: VoiceStats | None = None,
-    caption_transcriber=None,
+    caption_transcriber=None, phone_line: bool = False,
 ) -> Report:
     """A whole practice call with a recorded trainee as the microphone.
 
@@ -274,7 +277,7 @@ def simulate(
     `speed` > 1 paces the simulated microphone faster than real time (tests). `baseline`: the
     calm-voice baseline of the voice in the recording (the live band and the mood use it).
     `caption_transcriber`: recogniser for the running captions (default: `transcriber` on half
-    its threads, see `caption_recogniser`).
+    its threads, see `caption_recogniser`). `phone_line`: the caller through a telephone line.
     """
     from voicetrainer.asr import live_recogniser
     from voicetrainer.audio.playback import NullPlayer
@@ -284,7 +287,8 @@ def simulate(
     audio, answers = load_script(trainee_wav)
     transcriber = transcriber or live_recogniser(settings.asr)
     transcriber.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))  # warm up before the call
-    setup = CallSetup(persona=persona_id, trainee=trainee, seed=seed, session_dir=out_dir, db=db, html=html)
+    setup = CallSetup(persona=persona_id, trainee=trainee, seed=seed, session_dir=out_dir, db=db, html=html,
+                      phone_line=phone_line)
     player = player_factory() if player_factory else NullPlayer()
     holder: dict = {}
 
