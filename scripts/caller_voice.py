@@ -62,7 +62,8 @@ def _evaluate_module():
 
 NUMBER_WORDS = frozenset(
     "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand".split()
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "first second third fourth fifth sixth seventh eighth ninth tenth twelfth twentieth thirtieth".split()
 )
 
 
@@ -72,8 +73,11 @@ def words_numbers_aside(text: str) -> list[str]:
     import re
 
     ev = _evaluate_module()
+    text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text)  # 3rd = third: both numbers
     text = re.sub(r"\d+", lambda m: " ".join(ev.number_words(int(d)) for d in m.group()), text)
-    return [w for w in ev.normalise(text) if w not in NUMBER_WORDS]
+    words = ev.normalise(text)
+    return [w for i, w in enumerate(words) if w not in NUMBER_WORDS and not (  # "two hundred and forty"
+        w == "and" and 0 < i < len(words) - 1 and words[i - 1] in NUMBER_WORDS and words[i + 1] in NUMBER_WORDS)]
 
 
 def render_lines(cache, lines, voice, out: Path) -> tuple[list[np.ndarray], int, float]:

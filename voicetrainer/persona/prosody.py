@@ -37,12 +37,12 @@ PEAK_LIMIT = 0.97  # final peak after shaping (headroom for the resampler)
 SPLIT_TOP_DB = 32.0  # stretches quieter than peak - this are pauses (librosa.effects.split)
 MIN_PAUSE_S = 0.06  # a shortened pause never becomes shorter than this
 PHRASE_PAUSE_S = 0.15  # a silence at least this long ends a phrase (its end may be clipped)
-CLIP_FLOOR_DB = 24.0  # a clipped phrase ends where its level falls this far below the phrase peak
+CLIP_FLOOR_DB = 30.0  # a clipped phrase ends where its level falls this far below the phrase peak
 CLIP_SEARCH_S = 0.30  # ... searched within this much of the phrase end
 FADE_S = 0.012  # fades at cuts and joins (no clicks)
 FRAME = 512  # analysis frame (samples) for splitting and levels
 HOP = 128
-SHIFT_NFFT = 1024  # phase-vocoder window (46 ms at 22050 Hz): short enough to keep consonants crisp
+SHIFT_NFFT = 512  # phase-vocoder window (23 ms at 22050 Hz): short enough to keep consonants crisp
 EFFORT_BRIGHTNESS = 1.0  # weight of the pre-emphasised copy at effort 1
 EFFORT_DRIVE = 1.0  # tanh drive added at effort 1 (2 = peaks squashed by about 2.4 dB)
 
@@ -81,16 +81,18 @@ class Prosody:
     noise_w_scale: float = 0.8
 
 
-# One per mood band (persona.tts.MOOD_BAND_NAMES). Calm is the persona's own voice, quieter;
-# furious is +3.5 semitones, a wider range, +9 dB, clearly effortful, 12 % faster, pauses halved.
+# One per mood band (persona.tts.MOOD_BAND_NAMES). Calm is the persona's own voice, 8 dB down;
+# furious is +3 semitones with stressed words 1.5 higher, a wider range, full loudness, full
+# effort, 5 % faster and pauses cut to 60 %. The rate rises little: faster speech cost Whisper
+# (tiny.en) more words than it added to the calm score (scripts/caller_voice.py measures both).
 PROSODY_BY_BAND = (
-    Prosody("calm", gain_db=-6.0, pause_factor=1.0),
-    Prosody("upset", rate_factor=1.04, pitch_st=1.0, range_factor=1.2, emphasis_st=0.8, gain_db=-4.0,
-            effort=0.3, pause_factor=0.85, noise_scale=0.7, noise_w_scale=0.85),
-    Prosody("angry", rate_factor=1.08, pitch_st=2.2, range_factor=1.45, emphasis_st=1.3, gain_db=-2.0,
-            effort=0.65, pause_factor=0.7, clip_ends=True, noise_scale=0.75, noise_w_scale=0.9),
-    Prosody("furious", rate_factor=1.12, pitch_st=3.0, range_factor=1.7, emphasis_st=2.0, gain_db=0.0,
-            effort=1.0, pause_factor=0.5, clip_ends=True, sigh=True, noise_scale=0.8, noise_w_scale=1.0),
+    Prosody("calm", gain_db=-8.0),
+    Prosody("upset", rate_factor=1.02, pitch_st=1.0, range_factor=1.2, emphasis_st=0.5, gain_db=-5.5,
+            effort=0.35, pause_factor=0.85, noise_scale=0.7, noise_w_scale=0.85),
+    Prosody("angry", rate_factor=1.04, pitch_st=2.0, range_factor=1.45, emphasis_st=1.0, gain_db=-3.0,
+            effort=0.7, pause_factor=0.7, clip_ends=True, noise_scale=0.75, noise_w_scale=0.9),
+    Prosody("furious", rate_factor=1.05, pitch_st=3.0, range_factor=1.7, emphasis_st=1.5, gain_db=0.0,
+            effort=1.0, pause_factor=0.6, clip_ends=True, sigh=True, noise_scale=0.8, noise_w_scale=1.0),
 )  # fmt: skip
 SIGH_EVERY = 3  # a sighing band sighs before one line in three (chosen by the text)
 
