@@ -171,3 +171,44 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
     sys.exit(main())
+
+
+# ----------------------------------------------------------------------------- bench section (v)
+
+BENCH_ESPEAK_VOICE = "en-us"  # the espeak-ng voice the espeak rows use
+
+
+def bench_engines(tmp: Path, *, persona_id: str = "billing-double-charge", tiny: bool = False) -> dict:
+    """Per engine (espeak, piper), the persona's voice switched to it: the first line (engine
+    start-up or model load included), render time per line over one mood band's complaint lines
+    in a fresh cache, and the cache fill before a call (every line x every mood band, as
+    `prepare` does). ``tiny``: the first line and three more only."""
+    from voicetrainer.persona.cache import RenderCache
+    from voicetrainer.persona.loader import load_persona
+    from voicetrainer.persona.tts import voice_for_mood
+
+    base = load_persona(persona_id)
+    out: dict = {"persona": persona_id}
+    for engine in ("espeak", "piper"):
+        persona = base.model_copy(update={"voice": base.voice.model_copy(
+            update={"engine": engine, "voice": BENCH_ESPEAK_VOICE, "model": None})})  # fmt: skip
+        lines = persona.lines.of("complaint") + persona.lines.of("escalation")
+        lines = lines[:4] if tiny else lines
+        voice = voice_for_mood(persona.voice, FURIOUS_MOOD)
+        with RenderCache(tmp / f"bench-{engine}-lines") as cache:
+            t0 = time.perf_counter()
+            cache.get(lines[0], voice)
+            first_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for text in lines[1:]:
+                cache.get(text, voice)
+            per_line_s = (time.perf_counter() - t0) / max(1, len(lines) - 1)
+        row = {"first_line_s": round(first_s, 3), "render_s_per_line": round(per_line_s, 3), "lines": len(lines) - 1}
+        if not tiny:
+            with RenderCache(tmp / f"bench-{engine}-prefill") as cache:
+                t0 = time.perf_counter()
+                res = cache.prefill(persona)
+                row |= {"prefill_s": round(time.perf_counter() - t0, 2), "prefill_lines": res.total,
+                        "prefill_failed": len(res.failed)}  # fmt: skip
+        out[engine] = row
+    return out
