@@ -262,7 +262,7 @@ def test_validate_voices_valid_personas_into_the_cache(tmp_path, capsys):
 def test_validate_reports_a_voice_espeak_does_not_have(tmp_path, capsys):
     pytest.importorskip("pyttsx3")
     doc = shipped_doc()
-    doc["voice"]["voice"] = "xx-nowhere+m3"
+    doc["voice"] |= {"engine": "espeak", "voice": "xx-nowhere+m3"}
     path = write(tmp_path, "billing-double-charge", doc)
     code = main(["personas", "validate", str(path), "--cache-dir", str(tmp_path / "cache")])
     err = capsys.readouterr().err
