@@ -149,6 +149,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--cache", metavar="DIR", help="render cache (default: a fresh temporary folder)")
     ap.add_argument("--phone-line", action="store_true", help="render through the telephone line")
+    ap.add_argument("--no-prefill", action="store_true", help="skip timing the whole-persona cache fill")
     args = ap.parse_args(argv)
     ids = args.personas or [p.stem for p in persona_files()]
     transcriber = _get_transcriber(Settings())
@@ -156,7 +157,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="caller-voice-") as tmp:
         cache = Path(args.cache) if args.cache else Path(tmp) / "cache"
         for pid in ids:
-            rows.append(check_persona(pid, transcriber, cache, Path(tmp), phone_line=args.phone_line))
+            rows.append(check_persona(pid, transcriber, cache, Path(tmp), phone_line=args.phone_line,
+                                      prefill=not args.no_prefill))
             if not args.json:
                 r = rows[-1]
                 ok = (r.calm_score is not None and r.calm_score <= CALM_MAX) and r.wer <= WER_MAX
