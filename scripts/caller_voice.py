@@ -47,6 +47,7 @@ class Row:
     render_s_per_line: float
     prefill_s: float
     prefill_lines: int
+    wer_calm: float = math.nan  # the same lines at anger 1: what Whisper misses without the anger
     misheard: list[str] = field(default_factory=list)  # "text -> what Whisper heard" for lines with errors
 
 
@@ -101,8 +102,6 @@ def check_persona(persona_id: str, transcriber, cache_dir: Path, work: Path, *, 
                   situation: str = "complaint", prefill: bool = True) -> Row:  # fmt: skip
     """The figures of one persona; renders into ``cache_dir`` (use a fresh one for honest times),
     writes the calm and furious files into ``work``. ``prefill=False`` skips the cache fill."""
-    import soxr
-
     from voicetrainer.cli.voice import analyze_clip
     from voicetrainer.config import Settings
     from voicetrainer.persona.cache import RenderCache
@@ -110,12 +109,11 @@ def check_persona(persona_id: str, transcriber, cache_dir: Path, work: Path, *, 
     from voicetrainer.persona.tts import voice_for_mood
     from voicetrainer.session.grader import analyze_voice_file
 
-    ev = _evaluate_module()
     persona = load_persona(persona_id)
     lines = persona.lines.of(situation)
     with RenderCache(cache_dir / "lines", phone_line=phone_line) as cache:  # lines rendered one by one
         calm_wav, furious_wav = work / f"{persona.id}-calm.wav", work / f"{persona.id}-furious.wav"
-        render_lines(cache, lines, voice_for_mood(persona.voice, CALM_MOOD), calm_wav)
+        calm_lines, _, _ = render_lines(cache, lines, voice_for_mood(persona.voice, CALM_MOOD), calm_wav)
         furious, rate, spent = render_lines(cache, lines, voice_for_mood(persona.voice, FURIOUS_MOOD), furious_wav)
     prefill_s, prefilled = math.nan, 0
     if prefill:  # the whole persona into another cache: what a call waits for before it starts
@@ -126,17 +124,28 @@ def check_persona(persona_id: str, transcriber, cache_dir: Path, work: Path, *, 
     settings = Settings()
     baseline, _ = analyze_voice_file(calm_wav, settings)
     calm = analyze_clip(str(furious_wav), baseline, settings)["calm"]["score"]
+    misheard: list[str] = []
+    wer = _wer(transcriber, lines, furious, rate, misheard)
+    wer_calm = _wer(transcriber, lines, calm_lines, rate, [])
+    words = sum(len(words_numbers_aside(t)) for t in lines)
+    return Row(persona.id, persona.voice.engine, calm, round(wer, 4), words, round(spent / len(lines), 3),
+               round(prefill_s, 2), prefilled, round(wer_calm, 4), misheard)  # fmt: skip
+
+
+def _wer(transcriber, lines, audio, rate: int, misheard: list[str]) -> float:
+    """Word error rate (numbers aside) of Whisper on each rendered line against its text;
+    appends "text -> heard" to ``misheard`` for every line with an error."""
+    import soxr
+
     errors = words = 0
-    misheard = []
-    for text, y in zip(lines, furious):
+    for text, y in zip(lines, audio, strict=True):
         hyp = transcriber.transcribe(soxr.resample(y, rate, 16_000).astype(np.float32)).text
         ref = words_numbers_aside(text)
-        e = ev.edit_distance(ref, words_numbers_aside(hyp))
+        e = _evaluate_module().edit_distance(ref, words_numbers_aside(hyp))
         errors, words = errors + e, words + len(ref)
         if e:
             misheard.append(f"{text!r} -> {hyp.strip()!r}")
-    return Row(persona.id, persona.voice.engine, calm, round(errors / max(1, words), 4), words,
-               round(spent / len(lines), 3), round(prefill_s, 2), prefilled, misheard)  # fmt: skip
+    return errors / max(1, words)
 
 
 def main(argv=None) -> int:
@@ -163,6 +172,7 @@ def main(argv=None) -> int:
                 r = rows[-1]
                 ok = (r.calm_score is not None and r.calm_score <= CALM_MAX) and r.wer <= WER_MAX
                 print(f"{r.persona:32s} {r.engine:6s} calm {r.calm_score!s:>5} WER {100 * r.wer:5.1f}% "
+                      f"(at anger 1: {100 * r.wer_calm:4.1f}%) "
                       f"({r.words} words) render {r.render_s_per_line:.3f} s/line, prefill "
                       f"{r.prefill_s:.1f} s ({r.prefill_lines} lines) {'ok' if ok else 'FAIL'}", flush=True)
     if args.json:
