@@ -12,8 +12,8 @@ shorter pauses):
 
 - rate: the engine's own control (espeak-ng speed, Piper ``length_scale``);
 - pitch level: espeak-ng's pitch, or librosa's phase-vocoder ``pitch_shift`` for engines without
-  one (Piper); pitch *range*: espeak-ng's range control, or an emphasis raise on the loudest
-  stretches of each phrase (the same librosa pitch shift, cross-faded at the quiet joins);
+  one (Piper); pitch *range*: espeak-ng's range control, or an emphasis raise on the louder
+  stretches of the line (the same librosa pitch shift, cross-faded at the stretch edges);
 - pauses between phrases shortened and phrase ends clipped (the fall-off of a sentence cut short);
 - vocal effort: a pre-emphasis blend (flatter spectral tilt) and soft saturation (``tanh``);
 - loudness: a gain by band, then a peak limit;
@@ -56,7 +56,7 @@ class Prosody:
         rate_factor: speaking-rate multiplier on the persona's own rate.
         pitch_st: mean pitch raise in semitones over the persona's own pitch.
         range_factor: pitch-range multiplier (espeak-ng's range control; 1 = the voice's own).
-        emphasis_st: extra semitones on the loudest stretch of each phrase, for engines without a
+        emphasis_st: extra semitones on the louder stretches of a line, for engines without a
             range control (widens the pitch range the way stressed words do).
         gain_db: loudness in dB relative to the persona's volume (0 = as loud as it gets).
         effort: 0-1 vocal effort: spectral tilt flattening and saturation drive.
@@ -125,7 +125,7 @@ def _intervals(y: np.ndarray) -> np.ndarray:
     return librosa.effects.split(y, top_db=SPLIT_TOP_DB, frame_length=FRAME, hop_length=HOP)
 
 
-def _pauses(iv: np.ndarray, n: int, sr: int) -> list[tuple[int, int]]:
+def _pauses(iv: np.ndarray, sr: int) -> list[tuple[int, int]]:
     """Silences of at least PHRASE_PAUSE_S between stretches: [(start, end)] in samples. Shorter
     gaps (stop closures, gaps inside words) are not pauses and are never touched."""
     return [(int(b), int(a2)) for (_, b), (a2, _) in zip(iv[:-1], iv[1:]) if a2 - b >= PHRASE_PAUSE_S * sr]
@@ -139,7 +139,7 @@ def shorten_pauses(y: np.ndarray, *, sr: int, factor: float) -> np.ndarray:
     if factor >= 1.0 or len(iv) < 2:
         return y
     parts, pos = [], 0
-    for a, b in _pauses(iv, len(y), sr):
+    for a, b in _pauses(iv, sr):
         keep = max(int(MIN_PAUSE_S * sr), int((b - a) * factor))
         parts += [y[pos:a], np.zeros(keep, dtype=np.float32)]
         pos = b
@@ -186,9 +186,9 @@ def pitch_shift(y: np.ndarray, *, sr: int, n_steps: float) -> np.ndarray:
 
 
 def emphasise(y: np.ndarray, *, sr: int, base_st: float, emphasis_st: float) -> np.ndarray:
-    """Shift the whole line by ``base_st`` semitones and its loudest stretch in every phrase by
-    ``base_st + emphasis_st``: a wider pitch range, peaks on stressed words. The two shifted
-    versions are cross-faded at the quiet joins between stretches."""
+    """Shift the whole line by ``base_st`` semitones, and its louder stretches (energy at or above
+    the line's median stretch) by ``base_st + emphasis_st``: a wider pitch range, peaks on
+    stressed words. The two shifted versions are cross-faded (FADE_S) at the stretch edges."""
     y = _check(y, sr)
     base = pitch_shift(y, sr=sr, n_steps=base_st)
     iv = _intervals(y)
@@ -197,7 +197,6 @@ def emphasise(y: np.ndarray, *, sr: int, base_st: float, emphasis_st: float) -> 
     high = pitch_shift(y, sr=sr, n_steps=base_st + emphasis_st)
     weight = np.zeros(len(y), dtype=np.float32)
     energy = np.array([float(np.mean(y[a:b] ** 2)) for a, b in iv])
-    # the loudest stretch of each phrase, plus any stretch louder than the line's median
     chosen = set(np.nonzero(energy >= np.median(energy))[0].tolist())
     fade = int(FADE_S * sr)
     for k in chosen:
