@@ -96,8 +96,11 @@ def _cache(args):
     from voicetrainer.config import user_data_dir
     from voicetrainer.persona.cache import RenderCache
 
-    cache_dir = Path(args.cache_dir) if args.cache_dir else user_data_dir(settings_from_args(args)) / "tts-cache"
-    backend = None
+    settings = settings_from_args(args)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else user_data_dir(settings) / "tts-cache"
+    from voicetrainer.persona.voices import CallerVoices
+
+    backend = CallerVoices(settings=settings)  # Piper voices found in the config's voices_dir too
     if args.tts == "fake":
         from voicetrainer.persona.tts import FakeTTS
 

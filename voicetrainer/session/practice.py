@@ -159,6 +159,10 @@ def prepare(setup: CallSetup, settings: Settings, *, tts_backend=None, progress:
     from voicetrainer.persona.loader import load_persona
 
     persona = load_persona(setup.persona)
+    if tts_backend is None:
+        from voicetrainer.persona.voices import CallerVoices
+
+        tts_backend = CallerVoices(settings=settings)  # Piper voices found in settings.voices_dir too
     cache = RenderCache(setup.tts_cache or user_data_dir(settings) / "tts-cache", backend=tts_backend,
                         phone_line=setup.phone_line)  # fmt: skip
     t0 = time.perf_counter()
