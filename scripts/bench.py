@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Speed and memory of voicetrainer on this machine, with the shipped model (README figures).
 
-    python scripts/bench.py [--json] [--tiny] [--repeat N] [--only a,b,c,d,p] [--shared DIR]
+    python scripts/bench.py [--json] [--tiny] [--repeat N] [--only a,b,c,d,p,s,v] [--shared DIR]
 
 (a) streaming analysis without ASR: compute seconds per audio second per channel, and the
     per-frame (20 ms, one channel) p50/p99 of `ChannelAnalyzer.push`.
@@ -14,6 +14,8 @@
 (s) ASR settings: beam size, threads per call and parallel jobs against grading time and WER.
 (p) pitch accuracy: gross pitch error of our streaming YIN against librosa.pyin on every real
     speech clip (frames voiced in both; an error above 20 % is gross).
+(v) caller voice, per engine (espeak-ng, Piper): render time per line and the cache fill before
+    a call (scripts/caller_voice.py `bench_engines`).
 
 The calls are built from ../shared/audio/speech clips (caller on channel 0, trainee on 1):
 turns with gaps, a few barge-ins and backchannels, some long silences, a -60 dBFS noise bed;
@@ -510,7 +512,7 @@ def main(argv=None) -> int:
     ap.add_argument("--from-json", metavar="FILE", help="no measuring: render FILE (from --json) as --markdown")
     ap.add_argument("--tiny", action="store_true", help="seconds-long calls (a smoke test of the harness)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per short measurement (median reported)")
-    ap.add_argument("--only", default="a,b,c,d,p,s", help="sections to run, e.g. a,p")
+    ap.add_argument("--only", default="a,b,c,d,p,s,v", help="sections to run, e.g. a,p")
     ap.add_argument("--no-naive", action="store_true", help="(b) without the naive baseline")
     ap.add_argument("--grade-calls", default="3min,30min", help="(b) calls to grade: 3min,30min")
     ap.add_argument("--shared", help="shared audio folder (default ../shared/audio)")
@@ -555,6 +557,11 @@ def main(argv=None) -> int:
         if "s" in only and not args.tiny:
             p, _ = call("3min", 180, 2)
             results["settings"] = bench_settings(p, shared)
+        if "v" in only:
+            sys.path.insert(0, str(REPO / "scripts"))
+            from caller_voice import bench_engines
+
+            results["voice"] = bench_engines(tmp, tiny=args.tiny)
     if args.json:
         print(json.dumps(results, indent=2, default=float))
     elif args.markdown:
@@ -614,6 +621,18 @@ def print_table(r: dict) -> None:
         print(f"(p) pitch: gross pitch error vs librosa.pyin {p['gross_pitch_error']:.2%} over {p['voiced_both_frames']} "
               f"frames voiced in both, {p['clips']} real speech clips ({p['audio_s']} s; goal <= 5%); "
               f"YIN {p['ours_s']} s vs pyin {p['pyin_s']} s")
+    if "voice" in r:
+        print(f"(v) caller voice ({r['voice']['persona']}, furious band): " + "; ".join(_voice_rows(r["voice"])))
+
+
+def _voice_rows(v: dict) -> list[str]:
+    rows = []
+    for engine in ("espeak", "piper"):
+        e = v.get(engine)
+        if e:
+            fill = f"; cache fill before a call {e['prefill_s']} s ({e['prefill_lines']} lines)" if "prefill_s" in e else ""
+            rows.append(f"{engine}: {e['render_s_per_line']} s per line (first line {e['first_line_s']} s){fill}")
+    return rows
 
 
 def print_markdown(r: dict) -> None:
@@ -661,6 +680,9 @@ def print_markdown(r: dict) -> None:
         p = r["pitch"]
         print(f"| Pitch: streaming YIN vs librosa.pyin ({p['clips']} real speech clips, {p['voiced_both_frames']} frames "
               f"voiced in both) | gross error {p['gross_pitch_error']:.2%}; {p['ours_s']} s vs {p['pyin_s']} s | <= 5% |")
+    if "voice" in r:
+        print(f"| Caller voice per engine ({r['voice']['persona']}, furious lines; the cache is filled before the call) "
+              f"| {'; '.join(_voice_rows(r['voice']))} | replies never wait for synthesis |")
 
 
 if __name__ == "__main__":

@@ -140,3 +140,9 @@ def test_channel_analyzer_packs_speech_into_few_jobs():
         assert start <= a and start + dur >= b - 0.05  # each burst is inside its piece
     for j in packed:
         assert len(j.audio) / SAMPLE_RATE <= 28.0 + 1e-6
+
+
+def test_caller_voice_section_times_both_engines(tiny_results):
+    v = tiny_results["voice"]
+    for engine in ("espeak", "piper"):
+        assert _positive(v[engine]["render_s_per_line"]) and _positive(v[engine]["first_line_s"])

@@ -51,10 +51,12 @@ def test_every_shipped_persona_validates(path):
 
 def test_shipped_personas_are_distinct():
     personas = [load_persona(p) for p in SHIPPED]
-    voices = {(p.voice.voice, p.voice.rate_wpm, p.voice.pitch) for p in personas}
+    voices = {(p.voice.engine, p.voice.model, p.voice.voice, p.voice.rate_wpm, p.voice.pitch) for p in personas}
     temperaments = {(p.temperament.start_anger, p.temperament.patience, p.temperament.talk_over) for p in personas}
     assert len(voices) == len(personas)
-    assert len({p.voice.voice for p in personas}) >= 6
+    # one built-in neural voice: callers differ by pitch (6 units per semitone) and rate
+    pitches = sorted(p.voice.pitch for p in personas)
+    assert pitches[-1] - pitches[0] >= 4 * 6 and len({p.voice.rate_wpm for p in personas}) >= 6
     assert len(temperaments) >= 6
     assert {p.difficulty for p in personas} == {"easy", "medium", "hard"}
 
@@ -264,7 +266,7 @@ def test_validate_voices_valid_personas_into_the_cache(tmp_path, capsys):
 def test_validate_reports_a_voice_espeak_does_not_have(tmp_path, capsys):
     pytest.importorskip("pyttsx3")
     doc = shipped_doc()
-    doc["voice"]["voice"] = "xx-nowhere+m3"
+    doc["voice"] |= {"engine": "espeak", "voice": "xx-nowhere+m3"}
     path = write(tmp_path, "billing-double-charge", doc)
     code = main(["personas", "validate", str(path), "--cache-dir", str(tmp_path / "cache")])
     err = capsys.readouterr().err

@@ -206,10 +206,12 @@ def test_voice_follows_mood_monotonically():
     base = VoiceSettings("en-us", 170, 50, 0.9)
     voices = [voice_for_mood(base, m) for m in (0, 2, 4, 6, 7, 8, 9, 10)]
     for a, b in zip(voices, voices[1:], strict=False):
-        assert b.rate_wpm >= a.rate_wpm and b.pitch >= a.pitch and b.volume >= a.volume
+        assert b.rate_wpm >= a.rate_wpm and b.pitch >= a.pitch and b.pitch_range >= a.pitch_range
+        assert b.band >= a.band  # loudness, effort and pauses follow the band (persona.prosody)
     assert voices[-1].rate_wpm > voices[0].rate_wpm
-    assert voices[-1].pitch > voices[0].pitch
-    assert voices[-1].volume == pytest.approx(0.9) and voices[0].volume < 0.9
+    assert voices[-1].pitch > voices[0].pitch and voices[-1].pitch_range > voices[0].pitch_range
+    assert voices[0].band == 0 and voices[-1].band == 3
+    assert {v.volume for v in voices} == {0.9}  # the persona's volume; the band's gain is applied to samples
     assert [mood_band(m) for m in (0, 3.4, 3.5, 6.5, 8.5, 10)] == [0, 0, 1, 2, 3, 3]
     assert voice_for_mood(VoiceSettings("en", 170, 95, 1.0), 10).pitch == 100
 

@@ -122,6 +122,7 @@ class Settings:
     pitch: PitchConfig = field(default_factory=PitchConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
     data_dir: str | None = None  # history DB, baselines, TTS cache; None = platformdirs default
+    voices_dir: str | None = None  # Piper voices (NAME.onnx + NAME.onnx.json) found by name
 
     def replace(self, **sections) -> "Settings":
         return dataclasses.replace(self, **sections)
@@ -180,10 +181,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
             if not isinstance(value, dict):
                 raise ConfigError("must be a table", path=path, field=key)
             updates[key] = _apply(sections[key], getattr(settings, key), value, path, key)
-        elif key == "data_dir":
+        elif key in ("data_dir", "voices_dir"):
             updates[key] = str(value)
         else:
             raise ConfigError(
-                f"unknown section {key!r}; known: {', '.join([*sections, 'data_dir'])}", path=path
+                f"unknown section {key!r}; known: {', '.join([*sections, 'data_dir', 'voices_dir'])}", path=path
             )
     return settings.replace(**updates)

@@ -26,7 +26,10 @@ def register(sub, common) -> None:
     def tts_args(q):
         q.add_argument("--cache-dir", metavar="DIR", help="render cache (default: <data dir>/tts-cache)")
         q.add_argument("--tts", choices=("pyttsx3", "fake"), default="pyttsx3",
-                       help="speech engine: pyttsx3 (espeak-ng) or fake (test tones, no espeak needed)")  # fmt: skip
+                       help="speech engines: pyttsx3 = the persona's own engine (espeak-ng or Piper), "
+                       "fake = test tones (no engine needed)")  # fmt: skip
+        q.add_argument("--phone-line", action="store_true",
+                       help="the caller as heard over a telephone line (300-3400 Hz band, light line noise)")
 
     q = ps.add_parser("list", parents=[common], help="id, name, scenario and difficulty of every persona")
     dir_arg(q)
@@ -97,13 +100,16 @@ def _cache(args):
     from voicetrainer.config import user_data_dir
     from voicetrainer.persona.cache import RenderCache
 
-    cache_dir = Path(args.cache_dir) if args.cache_dir else user_data_dir(settings_from_args(args)) / "tts-cache"
-    backend = None
+    settings = settings_from_args(args)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else user_data_dir(settings) / "tts-cache"
+    from voicetrainer.persona.voices import CallerVoices
+
+    backend = CallerVoices(settings=settings)  # Piper voices found in the config's voices_dir too
     if args.tts == "fake":
         from voicetrainer.persona.tts import FakeTTS
 
         backend = FakeTTS()
-    return RenderCache(cache_dir, backend=backend)
+    return RenderCache(cache_dir, backend=backend, phone_line=getattr(args, "phone_line", False))
 
 
 @contextlib.contextmanager
@@ -312,8 +318,9 @@ def _preview(args) -> int:
         )
     chunks, rate, failed = [], None, 0
     with _cache(args) as cache:
-        with _progress(args) as progress:  # every line in every mood voice: practice never waits
-            cache.prefill(persona, progress=progress(f"voicing {persona.id}"))
+        if not args.situation and args.mood is None:  # the whole persona: every line in every mood voice
+            with _progress(args) as progress:
+                cache.prefill(persona, progress=progress(f"voicing {persona.id}"))
         for situation in situations:
             for i, text in enumerate(persona.lines.of(situation)):
                 try:

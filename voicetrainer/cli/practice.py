@@ -11,6 +11,7 @@ from voicetrainer.analysis.pacing import WPM_BAND
 from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
 
 DEFAULT_DEMO_PERSONA = "billing-double-charge"
+PHONE_LINE_HELP = "the caller as heard over a telephone line (300-3400 Hz band, 8 kHz, light line noise)"
 
 
 def _fixture(name: str) -> Path:
@@ -33,6 +34,7 @@ def register(sub, common) -> None:
     p.add_argument("--simulate", metavar="FILE", help="use a recording of spoken answers as the microphone")
     p.add_argument("--seed", type=int, default=0, help="caller choices seed")
     p.add_argument("--out", metavar="DIR", help="session folder (default: user data folder)")
+    p.add_argument("--phone-line", action="store_true", help=PHONE_LINE_HELP)
     add_history_args(p, "the call")
     add_model_args(p)
     p.set_defaults(func=run_practice)
@@ -45,6 +47,7 @@ def register(sub, common) -> None:
     d.add_argument("--fast", action="store_true", help="accelerated clock (no waiting; latency is then estimated)")
     d.add_argument("--agent", default="good", metavar="good|rude|FILE",
                    help="the simulated agent's playbook: good (default), rude (escalation and a hang-up), or a YAML file")
+    d.add_argument("--phone-line", action="store_true", help=PHONE_LINE_HELP)
     add_history_args(d, "the call")
     add_model_args(d)
     d.set_defaults(func=run_demo)
@@ -235,7 +238,7 @@ def run_demo(args) -> int:
     t0 = time.perf_counter()
     with view:
         result = demo_call(args.persona, out, playbook=args.agent, settings=settings, realtime=not args.fast,
-                           on_update=view.update, db=history_db(args))
+                           on_update=view.update, db=history_db(args), phone_line=args.phone_line)
     con.print(f"call finished in {time.perf_counter() - t0:.0f} s")
     _print_conversation(out, con, escape)
     con.print(f"[bold]outcome: {result.outcome or 'none'}[/bold]")
@@ -269,7 +272,8 @@ def run_practice(args) -> int:
         view = LiveView(args.persona, enabled=not args.quiet)
         with view:
             report = simulate(args.persona, args.simulate, Path(args.out) if args.out else None, settings=settings,
-                              seed=args.seed, on_update=view.update, trainee=args.trainee, db=history_db(args))
+                              seed=args.seed, on_update=view.update, trainee=args.trainee, db=history_db(args),
+                              phone_line=args.phone_line)
         _print_result(report, report.source.get("input"), con)
         return 0
     _recover_on_start(settings)
@@ -278,7 +282,8 @@ def run_practice(args) -> int:
     device_out = _device_arg(args.output)
     baseline = None if args.baseline else load_baseline(args.trainee, settings)
     setup = CallSetup(persona=args.persona, trainee=args.trainee, seed=args.seed,
-                      session_dir=Path(args.out) if args.out else None, db=history_db(args))
+                      session_dir=Path(args.out) if args.out else None, db=history_db(args),
+                      phone_line=args.phone_line)
     con.print(f"preparing the caller's voice ({args.persona}) ...")
     prepared = prepare(setup, settings)
     transcriber = live_recogniser(settings.asr)

@@ -4,7 +4,10 @@ Modules:
     schema   the persona file format (pydantic; unknown keys are errors)
     loader   load_persona(id_or_path), validate_file(path) -> issues; safe YAML only
     tts      VoiceSettings, voice_for_mood, TTSBackend (one method), Pyttsx3Backend, FakeTTS
-    cache    RenderCache(cache_dir).get(text, voice) -> WAV path; prefill(persona)
+    cache    RenderCache(cache_dir).get(text, voice) -> WAV path; prefill(persona); phone_line
+    voices   CallerVoices: the default backend, routes espeak/piper lines and shapes them by mood
+    piper_voice  PiperBackend (neural voice), where Piper voice files are found
+    prosody  what anger does to a line (PROSODY_BY_BAND, shape_line), the telephone line
     dialog   DialogEngine(persona, seed): opening / respond / on_interrupted -> CallerLine
              (call: the value types; mood: how a turn moves the mood; facts, listening, reply:
              what the caller understood and answers; linebook, phrasing: the lines, never twice)
@@ -32,6 +35,7 @@ _EXPORTS = {
     "Pyttsx3Backend": "tts",
     "FakeTTS": "tts",
     "RenderCache": "cache",
+    "CallerVoices": "voices",
     "DialogEngine": "dialog",
     "TraineeObservation": "dialog",
     "CallerLine": "dialog",

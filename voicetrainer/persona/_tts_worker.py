@@ -11,7 +11,7 @@ Rate and pitch travel as espeak embedded commands in the text (the properties ar
 utterance late, see _with_embedded_settings). runAndWait also returns before espeak-ng's asynchronous synthesis has written the file; we wait
 for the driver's "finished-utterance" notification (sent after the write).
 
-Protocol: one JSON object per line on stdin ``{"text", "voice", "rate_wpm", "pitch", "out"}``;
+Protocol: one JSON object per line on stdin ``{"text", "voice", "rate_wpm", "pitch", "range", "out"}``;
 one JSON reply per line ``{"ok": true, "empty_retries": n}`` or ``{"ok": false, "error": "..."}``.
 """
 
@@ -30,7 +30,8 @@ EMPTY_RETRIES = 2
 
 
 def _with_embedded_settings(req: dict) -> str:
-    """The text prefixed with espeak embedded commands for rate and pitch (ctrl-A, value, letter).
+    """The text prefixed with espeak embedded commands for rate, pitch and pitch range (ctrl-A,
+    value, letter).
 
     pyttsx3's rate/pitch properties reach espeak-ng through its asynchronous command queue and
     were often applied one utterance late: measured here, 40-60 % of lines came out at the
@@ -38,7 +39,8 @@ def _with_embedded_settings(req: dict) -> str:
     Control characters in the text are removed so it cannot carry commands of its own.
     """
     text = "".join(ch for ch in req["text"] if ch >= " " or ch in "\n\t")
-    return f"\x01{int(req['rate_wpm'])}S\x01{int(req['pitch'])}P {text}"
+    pitch_range = int(req.get("range", 50))
+    return f"\x01{int(req['rate_wpm'])}S\x01{int(req['pitch'])}P\x01{pitch_range}R {text}"
 
 
 def _voice_matches(requested: str, current: str | None) -> bool:

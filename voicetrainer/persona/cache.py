@@ -2,16 +2,18 @@
 
 Public API::
 
-    cache = RenderCache()                          # <user data dir>/tts-cache, pyttsx3 backend
+    cache = RenderCache()                          # <user data dir>/tts-cache, every engine (CallerVoices)
+    cache = RenderCache(phone_line=True)           # ... heard through a telephone line
     cache = RenderCache(tmp_path, backend=FakeTTS())
     wav = cache.get("Let me finish!", voice)       # Path; renders on a miss
     result = cache.prefill(persona)                # every line x every mood voice it can use
     cache.has(text, voice)                         # True when a live call would not wait
 
-Files are mono 16-bit WAV at the backend's native rate (22050 Hz for pyttsx3/espeak-ng): read
-the rate from the file and resample with soxr for the output device. The key is a SHA-256 of
-the text, the exact voice settings and the engine id (engine and version), so editing a line,
-a voice, or upgrading espeak-ng never plays stale audio. Writes are atomic (temp file + rename),
+Files are mono 16-bit WAV at the backend's rate (22050 Hz for CallerVoices, whatever the
+engine): read the rate from the file and resample with soxr for the output device. The key is a
+SHA-256 of the text, the exact voice settings (engine, model, mood band), the engine id (engines,
+versions, prosody version) and the telephone-line flag, so editing a line, a voice, or upgrading
+an engine never plays stale audio. Writes are atomic (temp file + rename),
 so a crash never leaves a half-written WAV under a valid key.
 """
 
@@ -30,6 +32,8 @@ from voicetrainer.errors import TTSError
 from .tts import TTSBackend, TTSEngineUnavailable, UnknownVoiceError, VoiceSettings, check_wav
 
 log = get_logger(__name__)
+
+PHONE_LINE_VERSION = 1  # bumped when the telephone-line rendering changes (part of the key)
 
 
 @dataclass
@@ -65,19 +69,23 @@ class RenderCache:
 
     Args:
         cache_dir: folder for the WAVs (created); default ``user_data_dir() / "tts-cache"``.
-        backend: the TTSBackend; default a ``Pyttsx3Backend`` started on first use.
+        backend: the TTSBackend; default ``CallerVoices`` (espeak-ng and Piper, mood prosody).
+        phone_line: every line as heard over a telephone line (prosody.phone_line: 300-3400 Hz,
+            8 kHz mu-law, light hiss and hum).
     """
 
-    def __init__(self, cache_dir: str | Path | None = None, backend: TTSBackend | None = None):
+    def __init__(self, cache_dir: str | Path | None = None, backend: TTSBackend | None = None, *,
+                 phone_line: bool = False):  # fmt: skip
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self._backend = backend
+        self.phone_line = phone_line
 
     @property
     def backend(self) -> TTSBackend:
         if self._backend is None:
-            from .tts import Pyttsx3Backend
+            from .voices import CallerVoices
 
-            self._backend = Pyttsx3Backend()
+            self._backend = CallerVoices()
         return self._backend
 
     @property
@@ -87,7 +95,8 @@ class RenderCache:
 
     def key(self, text: str, voice: VoiceSettings) -> str:
         h = hashlib.sha256()
-        for part in (self.backend.engine_id, voice.key(), text):
+        line = f"phone-line/{PHONE_LINE_VERSION}" if self.phone_line else "direct"
+        for part in (self.backend.engine_id, voice.key(), line, text):
             h.update(part.encode("utf-8"))
             h.update(b"\0")
         return h.hexdigest()
@@ -112,11 +121,22 @@ class RenderCache:
         try:
             self.backend.render(text, voice, tmp)
             check_wav(tmp, sample_rate_hz=self.backend.sample_rate_hz, text=text)
+            if self.phone_line:
+                self._through_phone_line(tmp, text)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         log.debug("cached %r (%s) -> %s", text[:40], voice.key(), path.name)
         return path
+
+    @staticmethod
+    def _through_phone_line(path: Path, text: str) -> None:
+        import soundfile as sf
+
+        from .prosody import phone_line, text_seed
+
+        y, sr = sf.read(path, dtype="float32")
+        sf.write(path, phone_line(y, sr=sr, seed=text_seed(text)), sr, subtype="PCM_16", format="WAV")
 
     def prefill(self, persona, *, progress: Callable[[int, int], None] | None = None) -> PrefillResult:
         """Render every line of ``persona`` in every voice the dialog engine can use for it

@@ -252,6 +252,12 @@ def check_file(path: str | Path) -> tuple[Persona | None, list[Issue]]:
         persona = Persona.model_validate(doc)
     except ValidationError as e:
         return None, _issues_from_validation(str(p), e, _compose(raw))
+    from .voices import voice_issues  # a Piper voice that is not installed: say what to install
+
+    missing = voice_issues(persona.voice)
+    if missing:
+        tree = _compose(raw)
+        return None, [Issue(str(p), f, m, _node_line(tree, tuple(f.split(".")))) for f, m in missing]
     stem = p.stem
     if persona.id != stem:
         return None, [

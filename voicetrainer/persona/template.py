@@ -44,12 +44,15 @@ scenario:
     objections: 0
 
 voice:
-  # espeak-ng voice, optionally with a variant after "+": en-us, en, en-us+f3, en+m3, en-us+grandma
-  # (list them with `espeak-ng --voices` and `espeak-ng --voices=variant`).
-  voice: en-us+m2
-  rate_wpm: 170     # words per minute at their calmest; anger speeds it up
-  pitch: 50         # 0-100; anger raises it
-  volume: 0.9       # 0-1; anger makes it louder
+  # piper = a neural voice: the built-in en_US joe, or any Piper voice file you have with
+  #   model: /path/to/en_US-amy-medium.onnx   (its .onnx.json beside it), or just a name
+  #   model: en_US-amy-medium                 (found in the voices folder, see personas/README.md)
+  # espeak = espeak-ng formant voices: set `engine: espeak` and e.g. `voice: en-us+f3`
+  #   (list them with `espeak-ng --voices` and `espeak-ng --voices=variant`).
+  engine: piper
+  rate_wpm: 170     # words per minute at their calmest; anger speeds it up a little
+  pitch: 50         # 0-100, 50 = the voice's own (about 6 per semitone); anger raises it
+  volume: 0.9       # 0-1; anger makes it louder and more strained
 
 temperament:
   start_anger: 6    # 0 calm ... 10 furious

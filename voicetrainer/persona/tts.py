@@ -37,18 +37,20 @@ from voicetrainer.errors import TTSError
 log = get_logger(__name__)
 
 ESPEAK_SAMPLE_RATE_HZ = 22_050  # espeak-ng's fixed output rate (pyttsx3 writes it as is)
-# Bumped whenever the worker renders differently (2: rate/pitch as embedded commands), so the
-# render cache never serves audio made by an older worker.
-WORKER_PROTOCOL = 2
+# Bumped whenever the worker renders differently (2: rate/pitch as embedded commands, 3: pitch
+# range too), so the render cache never serves audio made by an older worker.
+WORKER_PROTOCOL = 3
 MIN_PEAK = 1e-3  # a rendered line whose peak |sample| is below this is "silent"
 
 # Mood (anger 0-10) -> voice. Quantised in bands so that every voice a call can use is known in
-# advance and can be rendered before the call (the cache key includes the voice).
+# advance and can be rendered before the call (the cache key includes the voice). What each band
+# does to the voice is persona.prosody.PROSODY_BY_BAND.
 MOOD_BAND_EDGES = (3.5, 6.5, 8.5)  # bands: 0 calm <3.5 <= 1 upset < 6.5 <= 2 angry < 8.5 <= 3 furious
 MOOD_BAND_NAMES = ("calm", "upset", "angry", "furious")
-RATE_STEP = 0.06  # +6 % speaking rate per band above calm (furious = +18 %)
-PITCH_STEP = 5  # +5 espeak pitch units per band (furious = +15)
-VOLUME_FLOOR = 0.8  # calm speaks at 80 % of the persona's volume, furious at 100 %
+# espeak-ng pitch units per semitone: measured here on en-us, median f0 103.5 Hz at pitch 50 and
+# 125.9 Hz at 70 = 3.4 semitones per 20 units. Piper voices read ``pitch`` on the same scale.
+PITCH_UNITS_PER_ST = 6.0
+ENGINES = ("espeak", "piper")
 
 
 @dataclass(frozen=True)
@@ -56,19 +58,29 @@ class VoiceSettings:
     """The exact voice one line is rendered with.
 
     Attributes:
-        voice: espeak-ng voice/language with optional variant ("en-us+f3").
+        voice: espeak-ng voice/language with optional variant ("en-us+f3"); for Piper, what
+            espeak-ng's phonemizer is told is ignored (the model's config says it).
         rate_wpm: speaking rate in words per minute.
-        pitch: espeak pitch 0-100 (50 = the voice's normal).
+        pitch: espeak pitch 0-100 (50 = the voice's normal; PITCH_UNITS_PER_ST per semitone).
         volume: linear gain 0-1 applied to the samples (espeak ignores pyttsx3's volume).
+        engine: "espeak" (pyttsx3 + espeak-ng) or "piper" (neural, onnxruntime).
+        model: Piper voice: "" = the built-in voice, else a path or a name in a voices folder.
+        pitch_range: espeak pitch range 0-100 (50 = the voice's normal).
+        band: the mood band 0-3 the line is shaped for (persona.prosody.PROSODY_BY_BAND).
     """
 
     voice: str = "en-us"
     rate_wpm: int = 170
     pitch: int = 50
     volume: float = 0.9
+    engine: str = "espeak"
+    model: str = ""
+    pitch_range: int = 50
+    band: int = 0
 
     def key(self) -> str:
-        return f"{self.voice}|{self.rate_wpm}|{self.pitch}|{self.volume:.3f}"
+        base = f"{self.voice}|{self.rate_wpm}|{self.pitch}|{self.volume:.3f}"
+        return f"{base}|{self.engine}|{self.model}|{self.pitch_range}|{self.band}"
 
 
 def mood_band(mood: float) -> int:
@@ -83,13 +95,21 @@ def band_mood(band: int) -> float:
 
 def voice_for_mood(base, mood: float) -> VoiceSettings:
     """The caller's voice at ``mood``: the persona's baseline (a VoiceSpec or VoiceSettings, its
-    calmest voice) sped up, raised and made louder by anger band."""
+    calmest voice) made faster, higher, wider in pitch, louder and more effortful by anger band
+    (the band's Prosody; the loudness, effort and pauses are applied to the samples)."""
+    from .prosody import prosody_for_band
+
     band = mood_band(mood)
+    p = prosody_for_band(band)
     return VoiceSettings(
         voice=base.voice,
-        rate_wpm=int(round(base.rate_wpm * (1 + RATE_STEP * band))),
-        pitch=int(min(100, base.pitch + PITCH_STEP * band)),
-        volume=round(float(base.volume) * (VOLUME_FLOOR + (1 - VOLUME_FLOOR) * band / 3), 3),
+        rate_wpm=int(round(base.rate_wpm * p.rate_factor)),
+        pitch=int(min(100, round(base.pitch + PITCH_UNITS_PER_ST * p.pitch_st))),
+        volume=round(float(base.volume), 3),
+        engine=getattr(base, "engine", "espeak"),
+        model=getattr(base, "model", None) or "",
+        pitch_range=int(min(100, round(50 * p.range_factor))),
+        band=band,
     )
 
 
@@ -343,7 +363,8 @@ class Pyttsx3Backend:
                     if self._proc is None or self._proc.poll() is not None:
                         self._start()
                     req = {"text": text, "voice": voice.voice, "rate_wpm": voice.rate_wpm, "pitch": voice.pitch,
-                           "out": str(raw), "finish_timeout_s": 0.8 * self.timeout_s}  # fmt: skip
+                           "range": voice.pitch_range, "out": str(raw),
+                           "finish_timeout_s": 0.8 * self.timeout_s}  # fmt: skip
                     t0 = time.monotonic()
                     assert self._proc is not None and self._proc.stdin is not None
                     self._proc.stdin.write(json.dumps(req) + "\n")

@@ -32,7 +32,7 @@ class DemoResult:
 def demo_call(
     persona_id: str, out_dir: Path, *, playbook: str = "good", settings: Settings = Settings(), realtime: bool = True,
     seed: int = 0, on_update=None, db: str | None = "", tts_backend=None, transcriber=None, speed: float = 1.0,
-    html: bool = True, player_factory=None, agent_tts_backend=None,
+    html: bool = True, player_factory=None, agent_tts_backend=None, phone_line: bool = False,
 ) -> DemoResult:
     """Run the demo call into `out_dir` (session folder). `playbook`: ``good``, ``rude`` or a YAML
     file (see ``voicetrainer/data/agents``). The agent's lines are rendered before the call, with
@@ -56,7 +56,8 @@ def demo_call(
 
     report = simulate(persona_id, None, out_dir, settings=settings, realtime=realtime, seed=seed, on_update=on_update,
                       transcriber=transcriber, tts_backend=tts_backend, player_factory=player_factory, db=db,
-                      trainee=f"demo agent ({playbook})", html=html, speed=speed, agent_factory=factory)  # fmt: skip
+                      trainee=f"demo agent ({playbook})", html=html, speed=speed, agent_factory=factory,
+                      phone_line=phone_line)  # fmt: skip
     decisions = holder["trainee"].decisions if "trainee" in holder else []
     (Path(out_dir) / "agent_decisions.json").write_text(json.dumps(decisions, indent=2) + "\n")
     outcome = getattr(report, "outcome", None) or report.source.get("outcome")

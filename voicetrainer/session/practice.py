@@ -43,6 +43,7 @@ class CallSetup:
         tts_cache: render cache folder (default: <data dir>/tts-cache).
         db: history database ("" = default, None = do not record).
         html: write report.html.
+        phone_line: the caller as heard over a telephone line (300-3400 Hz, line noise).
     """
 
     persona: str
@@ -53,6 +54,7 @@ class CallSetup:
     db: str | None = ""
     html: bool = True
     rubric: str | None = None
+    phone_line: bool = False
 
 
 def sessions_root(settings: Settings | None = None) -> Path:
@@ -160,7 +162,12 @@ def prepare(setup: CallSetup, settings: Settings, *, tts_backend=None, progress:
     from voicetrainer.persona.loader import load_persona
 
     persona = load_persona(setup.persona)
-    cache = RenderCache(setup.tts_cache or user_data_dir(settings) / "tts-cache", backend=tts_backend)
+    if tts_backend is None:
+        from voicetrainer.persona.voices import CallerVoices
+
+        tts_backend = CallerVoices(settings=settings)  # Piper voices found in settings.voices_dir too
+    cache = RenderCache(setup.tts_cache or user_data_dir(settings) / "tts-cache", backend=tts_backend,
+                        phone_line=setup.phone_line)  # fmt: skip
     t0 = time.perf_counter()
     res = cache.prefill(persona, progress=progress)
     failed = getattr(res, "failed", None)
@@ -302,7 +309,7 @@ def simulate(
     realtime: bool = True, seed: int = 0, on_update=None, transcriber=None, tts_backend=None,
     player_factory=None, db: str | None = "", trainee: str = "demo trainee", html: bool = True,
     speed: float = 1.0, options: LiveOptions | None = None, on_session=None, baseline: VoiceStats | None = None,
-    caption_transcriber=None, agent_factory=None,
+    caption_transcriber=None, agent_factory=None, phone_line: bool = False,
 ) -> Report:
     """A whole practice call with a recorded trainee as the microphone.
 
@@ -314,6 +321,7 @@ def simulate(
     `caption_transcriber`: recogniser for the running captions (default: `transcriber` on half
     its threads, see `caption_recogniser`). `agent_factory(session)`: a trainee that listens
     (``session.agent.ListeningTrainee``) instead of the recording; `trainee_wav` is then unused.
+    `phone_line`: the caller through a telephone line.
     """
     from voicetrainer.asr import live_recogniser
     from voicetrainer.audio.playback import NullPlayer
@@ -323,7 +331,8 @@ def simulate(
     audio, answers = load_script(trainee_wav) if agent_factory is None else (None, [])
     transcriber = transcriber or live_recogniser(settings.asr)
     transcriber.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))  # warm up before the call
-    setup = CallSetup(persona=persona_id, trainee=trainee, seed=seed, session_dir=out_dir, db=db, html=html)
+    setup = CallSetup(persona=persona_id, trainee=trainee, seed=seed, session_dir=out_dir, db=db, html=html,
+                      phone_line=phone_line)
     player = player_factory() if player_factory else NullPlayer()
     holder: dict = {}
 

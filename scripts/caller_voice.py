@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Does the caller sound angry, and can it be understood? One row per shipped persona.
+
+    python scripts/caller_voice.py [PERSONA...] [--json] [--cache DIR] [--phone-line]
+
+For each persona: its complaint lines rendered (through the render cache, exactly as
+`voicetrainer personas preview ID --mood M --situation complaint` renders them) at anger 1 and
+at anger 9.5; the furious file's calm score against the calm one (`voicetrainer voice
+furious.wav --baseline calm.wav`, 0-100, higher = calmer); and the word error rate of Whisper
+(the shipped tiny.en) on each furious line against its text, numbers spelled out (the WER
+normalisation of scripts/evaluate.py). Also the render time per line of the furious band and the
+time to fill the cache for the whole persona (every line x every mood band), per engine.
+tests/test_caller_voice.py holds two personas to CALM_MAX and WER_MAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CALM_MOOD, FURIOUS_MOOD = 1.0, 9.5
+CALM_MAX = 60.0  # a furious render must score at most this "calm" against the calm one
+WER_MAX = 0.08  # ... and Whisper must get at least 92 % of its words right
+GAP_S = 0.5  # silence between lines in the rendered files (as `personas preview --out`)
+
+
+@dataclass
+class Row:
+    """One persona's figures (times in seconds; wer 0-1)."""
+
+    persona: str
+    engine: str
+    calm_score: float | None
+    wer: float
+    words: int
+    render_s_per_line: float
+    prefill_s: float
+    prefill_lines: int
+    wer_calm: float = math.nan  # the same lines at anger 1: what Whisper misses without the anger
+    misheard: list[str] = field(default_factory=list)  # "text -> what Whisper heard" for lines with errors
+
+
+def _evaluate_module():
+    name = "voicetrainer_evaluate"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "evaluate.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+NUMBER_WORDS = frozenset(
+    "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "first second third fourth fifth sixth seventh eighth ninth tenth twelfth twentieth thirtieth".split()
+)
+
+
+def words_numbers_aside(text: str) -> list[str]:
+    """scripts/evaluate.py's WER words without the numbers: "Order 482-13" and "Order four eight
+    two one three" are both ["order"] (how a number is written or grouped is not a word error)."""
+    import re
+
+    ev = _evaluate_module()
+    text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text)  # 3rd = third: both numbers
+    text = re.sub(r"\d+", lambda m: " ".join(ev.number_words(int(d)) for d in m.group()), text)
+    words = ev.normalise(text)
+    return [w for i, w in enumerate(words) if w not in NUMBER_WORDS and not (  # "two hundred and forty"
+        w == "and" and 0 < i < len(words) - 1 and words[i - 1] in NUMBER_WORDS and words[i + 1] in NUMBER_WORDS)]
+
+
+def render_lines(cache, lines, voice, out: Path) -> tuple[list[np.ndarray], int, float]:
+    """Render (or fetch) each line, write them one after another to ``out``; (line samples,
+    rate, seconds spent rendering)."""
+    import soundfile as sf
+
+    chunks, parts, rate, spent = [], [], 0, 0.0
+    for text in lines:
+        t0 = time.perf_counter()
+        path = cache.get(text, voice)
+        spent += time.perf_counter() - t0
+        y, rate = sf.read(path, dtype="float32")
+        chunks.append(y)
+        parts += [y, np.zeros(int(GAP_S * rate), dtype=np.float32)]
+    sf.write(out, np.concatenate(parts), rate, subtype="PCM_16")
+    return chunks, rate, spent
+
+
+def check_persona(persona_id: str, transcriber, cache_dir: Path, work: Path, *, phone_line: bool = False,
+                  situation: str = "complaint", prefill: bool = True) -> Row:  # fmt: skip
+    """The figures of one persona; renders into ``cache_dir`` (use a fresh one for honest times),
+    writes the calm and furious files into ``work``. ``prefill=False`` skips the cache fill."""
+    from voicetrainer.cli.voice import analyze_clip
+    from voicetrainer.config import Settings
+    from voicetrainer.persona.cache import RenderCache
+    from voicetrainer.persona.loader import load_persona
+    from voicetrainer.persona.tts import voice_for_mood
+    from voicetrainer.session.grader import analyze_voice_file
+
+    persona = load_persona(persona_id)
+    lines = persona.lines.of(situation)
+    with RenderCache(cache_dir / "lines", phone_line=phone_line) as cache:  # lines rendered one by one
+        calm_wav, furious_wav = work / f"{persona.id}-calm.wav", work / f"{persona.id}-furious.wav"
+        calm_lines, _, _ = render_lines(cache, lines, voice_for_mood(persona.voice, CALM_MOOD), calm_wav)
+        furious, rate, spent = render_lines(cache, lines, voice_for_mood(persona.voice, FURIOUS_MOOD), furious_wav)
+    prefill_s, prefilled = math.nan, 0
+    if prefill:  # the whole persona into another cache: what a call waits for before it starts
+        with RenderCache(cache_dir / "prefill", phone_line=phone_line) as cache:
+            t0 = time.perf_counter()
+            prefilled = cache.prefill(persona).total
+            prefill_s = time.perf_counter() - t0
+    settings = Settings()
+    baseline, _ = analyze_voice_file(calm_wav, settings)
+    calm = analyze_clip(str(furious_wav), baseline, settings)["calm"]["score"]
+    misheard: list[str] = []
+    wer = _wer(transcriber, lines, furious, rate, misheard)
+    wer_calm = _wer(transcriber, lines, calm_lines, rate, [])
+    words = sum(len(words_numbers_aside(t)) for t in lines)
+    return Row(persona.id, persona.voice.engine, calm, round(wer, 4), words, round(spent / len(lines), 3),
+               round(prefill_s, 2), prefilled, round(wer_calm, 4), misheard)  # fmt: skip
+
+
+def _wer(transcriber, lines, audio, rate: int, misheard: list[str]) -> float:
+    """Word error rate (numbers aside) of Whisper on each rendered line against its text;
+    appends "text -> heard" to ``misheard`` for every line with an error."""
+    import soxr
+
+    errors = words = 0
+    for text, y in zip(lines, audio, strict=True):
+        hyp = transcriber.transcribe(soxr.resample(y, rate, 16_000).astype(np.float32)).text
+        ref = words_numbers_aside(text)
+        e = _evaluate_module().edit_distance(ref, words_numbers_aside(hyp))
+        errors, words = errors + e, words + len(ref)
+        if e:
+            misheard.append(f"{text!r} -> {hyp.strip()!r}")
+    return errors / max(1, words)
+
+
+def main(argv=None) -> int:
+    from voicetrainer.config import Settings
+    from voicetrainer.persona.loader import persona_files
+    from voicetrainer.session.batch import _get_transcriber
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("personas", nargs="*", help="persona ids (default: every shipped persona)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--cache", metavar="DIR", help="render cache (default: a fresh temporary folder)")
+    ap.add_argument("--phone-line", action="store_true", help="render through the telephone line")
+    ap.add_argument("--no-prefill", action="store_true", help="skip timing the whole-persona cache fill")
+    args = ap.parse_args(argv)
+    ids = args.personas or [p.stem for p in persona_files()]
+    transcriber = _get_transcriber(Settings())
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="caller-voice-") as tmp:
+        cache = Path(args.cache) if args.cache else Path(tmp) / "cache"
+        for pid in ids:
+            rows.append(check_persona(pid, transcriber, cache, Path(tmp), phone_line=args.phone_line,
+                                      prefill=not args.no_prefill))
+            if not args.json:
+                r = rows[-1]
+                ok = (r.calm_score is not None and r.calm_score <= CALM_MAX) and r.wer <= WER_MAX
+                print(f"{r.persona:32s} {r.engine:6s} calm {r.calm_score!s:>5} WER {100 * r.wer:5.1f}% "
+                      f"(at anger 1: {100 * r.wer_calm:4.1f}%) "
+                      f"({r.words} words) render {r.render_s_per_line:.3f} s/line, prefill "
+                      f"{r.prefill_s:.1f} s ({r.prefill_lines} lines) {'ok' if ok else 'FAIL'}", flush=True)
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
+    sys.exit(main())
+
+
+# ----------------------------------------------------------------------------- bench section (v)
+
+BENCH_ESPEAK_VOICE = "en-us"  # the espeak-ng voice the espeak rows use
+
+
+def bench_engines(tmp: Path, *, persona_id: str = "billing-double-charge", tiny: bool = False) -> dict:
+    """Per engine (espeak, piper), the persona's voice switched to it: the first line (engine
+    start-up or model load included), render time per line over one mood band's complaint lines
+    in a fresh cache, and the cache fill before a call (every line x every mood band, as
+    `prepare` does). ``tiny``: the first line and three more only."""
+    from voicetrainer.persona.cache import RenderCache
+    from voicetrainer.persona.loader import load_persona
+    from voicetrainer.persona.tts import voice_for_mood
+
+    base = load_persona(persona_id)
+    out: dict = {"persona": persona_id}
+    for engine in ("espeak", "piper"):
+        persona = base.model_copy(update={"voice": base.voice.model_copy(
+            update={"engine": engine, "voice": BENCH_ESPEAK_VOICE, "model": None})})  # fmt: skip
+        lines = persona.lines.of("complaint") + persona.lines.of("escalation")
+        lines = lines[:4] if tiny else lines
+        voice = voice_for_mood(persona.voice, FURIOUS_MOOD)
+        with RenderCache(tmp / f"bench-{engine}-lines") as cache:
+            t0 = time.perf_counter()
+            cache.get(lines[0], voice)
+            first_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for text in lines[1:]:
+                cache.get(text, voice)
+            per_line_s = (time.perf_counter() - t0) / max(1, len(lines) - 1)
+        row = {"first_line_s": round(first_s, 3), "render_s_per_line": round(per_line_s, 3), "lines": len(lines) - 1}
+        if not tiny:
+            with RenderCache(tmp / f"bench-{engine}-prefill") as cache:
+                t0 = time.perf_counter()
+                res = cache.prefill(persona)
+                row |= {"prefill_s": round(time.perf_counter() - t0, 2), "prefill_lines": res.total,
+                        "prefill_failed": len(res.failed)}  # fmt: skip
+        out[engine] = row
+    return out
