@@ -76,11 +76,12 @@ _transcriber = None
 
 
 def _get_transcriber(settings: Settings):
+    """The grading recogniser of this process (loaded once): encoder window = the speech job."""
     global _transcriber
     if _transcriber is None or _transcriber.cfg != settings.asr:
-        from voicetrainer.asr import WhisperTranscriber
+        from voicetrainer.asr_offline import OfflineTranscriber
 
-        _transcriber = WhisperTranscriber(settings.asr)
+        _transcriber = OfflineTranscriber(settings.asr)
     return _transcriber
 
 
