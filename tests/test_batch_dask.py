@@ -52,15 +52,20 @@ def _reports(out: Path) -> dict[str, dict]:
     return {r["input"]: {"row": r, "report": json.loads((out / r["report"]).read_text())} for r in rows}
 
 
-@pytest.mark.parametrize("send_audio", [False, True], ids=["shared-path", "bytes"])
+@pytest.mark.parametrize("send_audio", [False, True], ids=["shared-path-flag", "bytes-config-file"])
 def test_cluster_batch_writes_what_a_local_batch_writes(cluster, calls, tmp_path, monkeypatch, transcriber, send_audio):
     files = list(map(str, calls))
     local, remote = tmp_path / "local", tmp_path / "remote"
     assert _grade([*files, "--out", str(local), "--db", str(tmp_path / "l.sqlite"), "--jobs", "1"], monkeypatch,
                   tmp_path / "d1") == 0
-    flag = "--send-audio" if send_audio else "--no-send-audio"
-    assert _grade([*files, "--out", str(remote), "--db", str(tmp_path / "r.sqlite"), "--scheduler", cluster.address,
-                   flag], monkeypatch, tmp_path / "d2") == 0
+    if send_audio:  # the cluster from the config file's [grade] table
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(f'[grade]\nscheduler = "{cluster.address}"\nsend_audio = true\n')
+        where = ["--config", str(cfg)]
+    else:
+        where = ["--scheduler", cluster.address, "--no-send-audio"]
+    assert _grade([*files, "--out", str(remote), "--db", str(tmp_path / "r.sqlite"), *where], monkeypatch,
+                  tmp_path / "d2") == 0
     a, b = _reports(local), _reports(remote)
     assert list(a) == list(b) == files
     for f in files:

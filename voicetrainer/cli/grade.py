@@ -9,7 +9,8 @@ import json
 import os
 from pathlib import Path
 
-from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
+from voicetrainer.cli._common import (add_history_args, add_model_args, console, history_db, is_tty,
+                                      settings_from_args)
 
 SUMMARY_FIELDS = [
     "input", "status", "error", "duration_s", "overall", "trainee_wpm", "talk_ratio",
@@ -73,7 +74,7 @@ def run(args) -> int:
         for inp, out_dir in zip(args.inputs, _out_dirs(args.inputs, args.out))
     ]
     con = console(stderr=True)
-    results, interrupted = _grade_all(tasks, settings, args, con, show=many and not args.quiet)
+    results, interrupted = _grade_all(tasks, settings, args, con, show=not args.quiet and (many or is_tty()))
     results.sort(key=lambda r: r.index)
 
     from rich.markup import escape
