@@ -560,10 +560,10 @@ def main(argv=None) -> int:
 
             p, _ = call("3min", 10 if args.tiny else 180, 2)
             if "q" in only:
-                results["quick"] = bench_scale.bench_quick(p, tmp, 1 if args.tiny else args.repeat)
-            if "t" in only:
+                results["quick"] = bench_scale.bench_quick(p, tmp, 1 if args.tiny else args.repeat, warm=not args.tiny)
+            if "t" in only:  # tiny: no Dask cluster (tests/test_batch_dask.py covers it)
                 batch = [call(f"batch{i}", 8 if args.tiny else 180, 10 + i)[0] for i in range(2 if args.tiny else 6)]
-                results["throughput"] = bench_scale.bench_throughput(batch, tmp)
+                results["throughput"] = bench_scale.bench_throughput(batch, tmp, dask=not args.tiny)
         if "s" in only and not args.tiny:
             p, _ = call("3min", 180, 2)
             results["settings"] = bench_settings(p, shared)

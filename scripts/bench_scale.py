@@ -38,13 +38,14 @@ def _timed(cmd: list[str], env: dict, cwd: Path) -> float:
     return wall
 
 
-def bench_quick(call: Path, tmp: Path, repeat: int) -> dict:
+def bench_quick(call: Path, tmp: Path, repeat: int, *, warm: bool = True) -> dict:
     """(q) `voicetrainer grade CALL` (report.json + report.html, no history) vs quick_grader.py."""
     env = _env(tmp)
     ours_cmd = [sys.executable, "-m", "voicetrainer", "grade", "-q", str(call), "--out", str(tmp / "q-out"),
                 "--no-history"]
     quick_cmd = [sys.executable, str(REPO / "scripts" / "quick_grader.py"), str(call), "--json"]
-    _timed(quick_cmd, env, tmp)  # warm the file cache and librosa's numba cache for both
+    if warm:
+        _timed(quick_cmd, env, tmp)  # warm the file cache and librosa's numba cache for both
     ours, quick = [], []
     for _ in range(repeat):  # alternately, so a change in the machine's load hits both sides
         ours.append(_timed(ours_cmd, env, tmp))
