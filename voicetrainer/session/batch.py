@@ -73,16 +73,64 @@ class FileProgress:
 ProgressFn = Callable[[FileProgress], None]
 
 _transcriber = None
+_loading: tuple | None = None  # (AsrConfig, Future) of a model being loaded in the background
 
 
 def _get_transcriber(settings: Settings):
     """The grading recogniser of this process (loaded once): encoder window = the speech job."""
     global _transcriber
     if _transcriber is None or _transcriber.cfg != settings.asr:
-        from voicetrainer.asr_offline import OfflineTranscriber
+        if _loading is not None and _loading[0] == settings.asr:
+            _transcriber = _loading[1].result()  # raises what loading raised
+        else:
+            from voicetrainer.asr_offline import OfflineTranscriber
 
-        _transcriber = OfflineTranscriber(settings.asr)
+            _transcriber = OfflineTranscriber(settings.asr)
     return _transcriber
+
+
+class _Loading:
+    """The grading recogniser while it loads on another thread: the file's analysis starts at
+    once and only the first recognition job waits for the model (model load and the first
+    seconds of analysis overlap; a `ModelError` comes out of that job and marks the file)."""
+
+    def __init__(self, settings: Settings):
+        global _loading
+        import concurrent.futures as cf
+        import threading
+
+        if _loading is None or _loading[0] != settings.asr:
+            from voicetrainer.asr import resolve_model_path
+
+            resolve_model_path(settings.asr.model)  # a missing model folder: say so before any work
+            fut: cf.Future = cf.Future()
+
+            def load() -> None:
+                try:
+                    from voicetrainer.asr_offline import OfflineTranscriber
+
+                    fut.set_result(OfflineTranscriber(settings.asr))
+                except BaseException as e:  # noqa: BLE001 - handed to whoever waits for the model
+                    fut.set_exception(e)
+
+            threading.Thread(target=load, name="asr-load", daemon=True).start()
+            _loading = (settings.asr, fut)
+        self.cfg = settings.asr
+        self._future = _loading[1]
+
+    def transcribe(self, audio, *, offset_s: float = 0.0):
+        return self._future.result().transcribe(audio, offset_s=offset_s)
+
+    def loaded(self):
+        """The recogniser once loaded; raises what loading raised (a `ModelError`)."""
+        return self._future.result()
+
+
+def _transcriber_for(settings: Settings):
+    """The loaded recogniser, or one that finishes loading while the analysis starts."""
+    if _transcriber is not None and _transcriber.cfg == settings.asr:
+        return _transcriber
+    return _Loading(settings)
 
 
 # ----------------------------------------------------------------------------- report folders
@@ -185,7 +233,12 @@ def compute_report(task: GradeTask, settings: Settings, *, progress: Callable[[s
 
     extra = {"asr_workers": task.asr_workers} if task.asr_workers else {}
     opts = GradeOptions(trainee_channel=task.trainee_channel, baseline=task.baseline, rubric=task.rubric, **extra)
-    return grade(task.input, opts, settings, transcriber=_get_transcriber(settings), progress=progress)
+    transcriber = _transcriber_for(settings)
+    report = grade(task.input, opts, settings, transcriber=transcriber, progress=progress)
+    if isinstance(transcriber, _Loading):
+        global _transcriber
+        _transcriber = transcriber.loaded()  # a model that failed to load fails the file, as before
+    return report
 
 
 def finish(task: GradeTask, report, index: int = -1) -> GradeResult:
