@@ -161,3 +161,23 @@ def _sid(pid: int) -> int | None:
         return os.getsid(pid)
     except OSError:
         return None
+
+
+def test_web_batch_of_call_wav_and_call_flac_keeps_both_reports(tmp_path, signals, wav_writer, transcriber,
+                                                               monkeypatch):
+    """The web app's batch (one folder): call.wav and call.flac get a report folder each."""
+    from voicetrainer.web.jobs import BatchJob
+
+    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
+    folder = tmp_path / "recordings"
+    _tiny_call(folder / "call.wav", signals, wav_writer, seconds=2.0)
+    _tiny_call(folder / "call.flac", signals, wav_writer, seconds=3.5)
+    job = BatchJob(folder=folder, out_dir=tmp_path / "batch", settings=Settings())
+    job.start().thread.join(timeout=120)
+    snap = job.snapshot()
+    assert snap["state"] == "done" and snap["done"] == 2
+    hrefs = {it["name"]: it["href"] for it in snap["items"]}
+    assert all(hrefs.values()) and len(set(hrefs.values())) == 2
+    for name, href in hrefs.items():
+        rep = json.loads((tmp_path / "batch" / Path(href).parent / "report.json").read_text())
+        assert Path(rep["source"]["input"]).name == name
