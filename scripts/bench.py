@@ -12,6 +12,8 @@
     calls) and barge-in detection latency.
 (d) peak RSS (VmHWM of a child process) of `voicetrainer grade` on a 1-hour and a 2-hour call.
 (s) ASR settings: beam size, threads per call and parallel jobs against grading time and WER.
+(q), (t) grading at scale (scripts/bench_scale.py): against the quick alternative, and batch
+    throughput for 1, 2 and auto jobs and 2 Dask workers.
 (p) pitch accuracy: gross pitch error of our streaming YIN against librosa.pyin on every real
     speech clip (frames voiced in both; an error above 20 % is gross).
 (v) caller voice, per engine (espeak-ng, Piper): render time per line and the cache fill before
@@ -45,6 +47,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))  # bench_scale
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
 
 SR = 16_000  # Hz
@@ -258,12 +261,12 @@ def naive_grade(call: Path, *, pyin_chunk_s: float = 300.0) -> dict:
 
 
 def ours_grade(call: Path, settings=None) -> dict:
-    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.asr_offline import OfflineTranscriber  # what `voicetrainer grade` uses
     from voicetrainer.config import Settings
     from voicetrainer.session.grader import grade
 
     settings = settings or Settings()
-    tr = WhisperTranscriber(settings.asr)
+    tr = OfflineTranscriber(settings.asr)
     t0, c0 = time.perf_counter(), cpu_s()
     report = grade(call, settings=settings, transcriber=tr)
     s = time.perf_counter() - t0
@@ -458,7 +461,7 @@ def bench_settings(call: Path, shared: Path) -> dict:
     sys.path.insert(0, str(REPO / "scripts"))
     import evaluate
 
-    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.asr_offline import OfflineTranscriber as WhisperTranscriber  # the grader's recogniser
     from voicetrainer.config import AsrConfig, Settings
     from voicetrainer.session.grader import GradeOptions, grade
 
@@ -512,7 +515,7 @@ def main(argv=None) -> int:
     ap.add_argument("--from-json", metavar="FILE", help="no measuring: render FILE (from --json) as --markdown")
     ap.add_argument("--tiny", action="store_true", help="seconds-long calls (a smoke test of the harness)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per short measurement (median reported)")
-    ap.add_argument("--only", default="a,b,c,d,p,s,v", help="sections to run, e.g. a,p")
+    ap.add_argument("--only", default="a,b,c,d,p,s,q,t,v", help="sections to run, e.g. a,p")
     ap.add_argument("--no-naive", action="store_true", help="(b) without the naive baseline")
     ap.add_argument("--grade-calls", default="3min,30min", help="(b) calls to grade: 3min,30min")
     ap.add_argument("--shared", help="shared audio folder (default ../shared/audio)")
@@ -554,6 +557,15 @@ def main(argv=None) -> int:
                     p.unlink(missing_ok=True)
         if "p" in only:
             results["pitch"] = bench_pitch(shared, args.tiny)
+        if "q" in only or "t" in only:
+            import bench_scale
+
+            p, _ = call("3min", 10 if args.tiny else 180, 2)
+            if "q" in only:
+                results["quick"] = bench_scale.bench_quick(p, tmp, 1 if args.tiny else args.repeat, warm=not args.tiny)
+            if "t" in only:  # tiny: no Dask cluster (tests/test_batch_dask.py covers it)
+                batch = [call(f"batch{i}", 8 if args.tiny else 180, 10 + i)[0] for i in range(2 if args.tiny else 6)]
+                results["throughput"] = bench_scale.bench_throughput(batch, tmp, dask=not args.tiny)
         if "s" in only and not args.tiny:
             p, _ = call("3min", 180, 2)
             results["settings"] = bench_settings(p, shared)
@@ -576,6 +588,8 @@ def _f(x, fmt="{:.3f}"):
 
 
 def print_table(r: dict) -> None:
+    import bench_scale
+
     m = r["machine"]
     print(f"voicetrainer bench ({r['mode']}) {m['date_utc']} UTC, {m['cpu']}, {m['cores']} cores, {m['mem_gb']} GB, "
           f"Python {m['python']}, faster-whisper {m['faster_whisper']}, {m['model']}")
@@ -624,6 +638,8 @@ def print_table(r: dict) -> None:
     if "voice" in r:
         print(f"(v) caller voice ({r['voice']['persona']}, furious band): " + "; ".join(_voice_rows(r["voice"])))
 
+    bench_scale.print_table(r)
+
 
 def _voice_rows(v: dict) -> list[str]:
     rows = []
@@ -637,6 +653,8 @@ def _voice_rows(v: dict) -> list[str]:
 
 def print_markdown(r: dict) -> None:
     """The README's performance table: one row per measurement, with its goal."""
+    import bench_scale
+
     m = r["machine"]
     print(f"Measured {m['date_utc']} UTC on {m['cpu']} ({m['cores']} cores, {m['mem_gb']} GB), Python {m['python']}, "
           f"faster-whisper {m['faster_whisper']}, {m['model']}; `python scripts/bench.py` ({r['mode']}).\n")
@@ -683,6 +701,8 @@ def print_markdown(r: dict) -> None:
     if "voice" in r:
         print(f"| Caller voice per engine ({r['voice']['persona']}, furious lines; the cache is filled before the call) "
               f"| {'; '.join(_voice_rows(r['voice']))} | replies never wait for synthesis |")
+    for row in bench_scale.markdown_rows(r):
+        print(row)
 
 
 if __name__ == "__main__":

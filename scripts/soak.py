@@ -11,6 +11,12 @@ offline to check it is whole and readable.
 
     .venv/bin/python scripts/soak.py                 # 30 min at 30x: about a minute
     .venv/bin/python scripts/soak.py --minutes 5 --speed 10 --asr --overflow-every 500
+    .venv/bin/python scripts/soak.py --batch 500 --jobs 2   # batch case: 500 small files, summary
+
+The batch case writes N short calls (1-3 s of speech-like sound in room noise; half of them in
+two folders with the same file names, so report folders must be told apart), grades them with
+`voicetrainer grade --jobs J` in a subprocess and checks it finishes with one summary row and
+one report per file (#17: the old pool hung after 2 x 20 files).
 """
 
 from __future__ import annotations
@@ -82,7 +88,11 @@ def main() -> int:
     ap.add_argument("--queue-blocks", type=int, default=500)
     ap.add_argument("--out", help="session folder (default: a temp folder)")
     ap.add_argument("--log-every-s", type=float, default=60.0, help="simulated seconds between log lines")
+    ap.add_argument("--batch", type=int, metavar="N", help="instead: grade N small files as one batch")
+    ap.add_argument("--jobs", type=int, default=2, help="--batch: grading processes")
     args = ap.parse_args()
+    if args.batch:
+        return soak_batch(args.batch, args.jobs, Path(args.out) if args.out else None)
 
     caller, trainee = tracks()
     period = len(caller)
@@ -187,6 +197,51 @@ def main() -> int:
         summary["regrade_error"] = f"{type(e).__name__}: {e}"
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def soak_batch(n: int, jobs: int, out: Path | None) -> int:
+    """Grade `n` small files with `--jobs`; check the summary and every report; print figures."""
+    import csv
+    import subprocess
+
+    root = out or Path(tempfile.mkdtemp(prefix="voicetrainer-soak-batch-"))
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(n):
+        folder = root / "in" / ("a" if i % 4 == 0 else "b" if i % 4 == 1 else "c")
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"call{i // 4 if i % 4 < 2 else i:04d}.wav"  # folders a and b share their file names
+        speech_s = rng.uniform(1.0, 3.0)
+        t = np.arange(int(speech_s * SAMPLE_RATE)) / SAMPLE_RATE
+        f0 = rng.uniform(100, 220)
+        voice = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 8)) * (0.6 + 0.4 * np.cos(2 * np.pi * 4 * t))
+        y = (rng.standard_normal(len(t) + SAMPLE_RATE) * 10 ** (-62 / 20)).astype(np.float32)
+        y[SAMPLE_RATE // 2 : SAMPLE_RATE // 2 + len(t)] += (0.08 * voice).astype(np.float32)
+        sf.write(folder / name, y, SAMPLE_RATE, subtype="PCM_16")
+        files.append(folder / name)
+    reports = root / "reports"
+    env = dict(os.environ, PYTHONPATH=str(REPO), VOICETRAINER_DATA=str(root / "data"))
+    print(f"soak batch: {n} files, --jobs {jobs}, reports in {reports}", flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "voicetrainer", "grade", "-q", *map(str, files), "--out", str(reports),
+                           "--jobs", str(jobs), "--no-history", "--no-html"], env=env, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    rows = list(csv.DictReader((reports / "summary.csv").open())) if (reports / "summary.csv").exists() else []
+    ok = [r for r in rows if r["status"] == "ok"]
+    folders = {r["report"] for r in ok}
+    summary = {
+        "files": n, "jobs": jobs, "exit": proc.returncode, "wall_s": round(wall, 1),
+        "files_per_s": round(n / wall, 2), "summary_rows": len(rows), "ok": len(ok),
+        "errors": len(rows) - len(ok), "distinct_report_folders": len(folders),
+        "reports_on_disk": sum((reports / r["report"]).is_file() for r in ok),
+        "first_errors": [r["error"] for r in rows if r["status"] != "ok"][:3],
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(summary, indent=2))
+    good = len(rows) == n and len(folders) == len(ok) == summary["reports_on_disk"] and proc.returncode in (0, 2)
+    if not good:
+        print(proc.stderr[-3000:], file=sys.stderr)
+    return 0 if good else 1
 
 
 if __name__ == "__main__":

@@ -65,6 +65,19 @@ def test_grading_section_has_naive_ratio(tiny_results):
     assert 0.5 < row["ours_words"] / row["naive_words"] < 2.0
 
 
+def test_quick_alternative_section_has_the_side_by_side_ratio(tiny_results):
+    q = tiny_results["quick"]
+    assert _positive(q["ours_s"]) and _positive(q["quick_s"]) and _positive(q["ratio"])
+    assert q["goal_ratio"] == 0.7 and len(q["paired_ratios"]) == len(q["ours_runs"]) == len(q["quick_runs"])
+    assert q["ours_words"] > 0 and 0.5 < q["ours_words"] / max(1, q["quick_words"]) < 2.0
+
+
+def test_throughput_section_in_audio_hours_per_hour(tiny_results):
+    t = tiny_results["throughput"]
+    assert {"jobs 1", "jobs 2"} <= set(t["rows"]) and any(k.startswith("auto") for k in t["rows"])
+    assert all(_positive(v["audio_h_per_h"]) for k, v in t["rows"].items() if "wall_s" in v)
+
+
 def test_latency_section_present(tiny_results):
     lat = tiny_results["latency"]
     assert "available" in lat

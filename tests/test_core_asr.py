@@ -84,7 +84,12 @@ def test_graded_words_lie_inside_their_turns_in_order(jfk_report):
             assert turn.start_s <= w.start_s <= w.end_s <= turn.end_s, (turn.start_s, turn.end_s, w)
     words = [w for t in jfk_report.turns for w in t.words]
     assert words[0].start_s == pytest.approx(jfk_report.turns[0].start_s)  # snapped to the voice onset
-    assert 0.0 <= words[0].start_s < 0.5 and 10.0 < words[-1].end_s <= 10.8  # the speech: 0.3-10.5 s
+    assert 0.0 <= words[0].start_s < 0.5 and 10.0 < words[-1].end_s  # the speech: 0.3-10.5 s
+    # the last word ends with the speech, or (a breath at 10.82-11.0 s closes the turn at 11.0 s)
+    # snaps to the turn's end: Whisper ends "country." at 10.46 s with a 30 s encoder window and
+    # at 10.6 s with the grader's speech-length window (asr_offline), within SNAP_WORD_S of 11.0
+    assert words[-1].end_s <= 10.8 or words[-1].end_s == jfk_report.turns[-1].end_s
+    assert words[-1].start_s < 10.5
 
 
 def test_noise_burst_after_speech_gets_no_words_through_the_grader(shared_audio, evaluation, transcriber, signals,

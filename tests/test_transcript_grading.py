@@ -112,8 +112,8 @@ def test_grade_cli_json_batch_and_history(tmp_path, capsys):
     assert main(["grade", *inputs, "--out", str(out), "--db", str(db), "-q"]) == 0
     rows = list(csv.DictReader((out / "summary.csv").open()))
     assert [r["status"] for r in rows] == ["ok"] * 3 and "outcome" in rows[0]
-    assert {Path(r["report"]).parent.name for r in rows} == {"good_2-json", "good_2-vtt", "irrelevant"}
-    assert (out / "index.html").exists() and (out / "good_2-vtt" / "report.html").exists()
+    assert {Path(r["report"]).parent.name for r in rows} == {"good_2.json", "good_2.vtt", "irrelevant"}
+    assert (out / "index.html").exists() and (out / "good_2.vtt" / "report.html").exists()
     from voicetrainer.report.history import HistoryDB
 
     with HistoryDB(db) as h:

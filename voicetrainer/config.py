@@ -116,11 +116,29 @@ class AsrConfig:
 
 
 @dataclass(frozen=True)
+class GradeConfig:
+    """Batch grading (`voicetrainer grade`).
+
+    Attributes:
+        scheduler: a Dask scheduler address (tcp://HOST:PORT): batches are graded on that
+            cluster; None = on this machine.
+        jobs: local grading processes; None = what fits the cores (see session/batch.py).
+        send_audio: on a cluster, send each file's bytes to the workers (True), let them read
+            the paths (False), or None = send only when a worker cannot see the files.
+    """
+
+    scheduler: str | None = None
+    jobs: int | None = None
+    send_audio: bool | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     vad: VadConfig = field(default_factory=VadConfig)
     turns: TurnConfig = field(default_factory=TurnConfig)
     pitch: PitchConfig = field(default_factory=PitchConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
+    grade: GradeConfig = field(default_factory=GradeConfig)
     data_dir: str | None = None  # history DB, baselines, TTS cache; None = platformdirs default
     voices_dir: str | None = None  # Piper voices (NAME.onnx + NAME.onnx.json) found by name
 
@@ -174,7 +192,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML ({e})", path=path) from e
     settings = Settings()
-    sections = {"vad": VadConfig, "turns": TurnConfig, "pitch": PitchConfig, "asr": AsrConfig}
+    sections = {"vad": VadConfig, "turns": TurnConfig, "pitch": PitchConfig, "asr": AsrConfig, "grade": GradeConfig}
     updates = {}
     for key, value in doc.items():
         if key in sections:

@@ -102,3 +102,9 @@ class TTSError(VoiceTrainerError):
 
 class SessionAborted(VoiceTrainerError):
     """A live session stopped early; everything recorded so far has been saved."""
+
+
+class ClusterError(VoiceTrainerError):
+    """The Dask cluster a batch was sent to cannot be reached or used (`grade --scheduler`)."""
+
+    exit_code = 2

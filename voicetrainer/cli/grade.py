@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import os
 from pathlib import Path
 
-from voicetrainer.cli._common import add_history_args, add_model_args, console, history_db, settings_from_args
+from voicetrainer.cli._common import (add_history_args, add_model_args, console, history_db, is_tty,
+                                      settings_from_args)
 from voicetrainer.errors import printable
 
 SUMMARY_FIELDS = [
@@ -29,7 +31,12 @@ def register(sub, common) -> None:
     p.add_argument("--out", metavar="DIR", help="where reports go (default: the session folder, or ./voicetrainer-reports; "
                    "with --json: <user data>/reports)")
     p.add_argument("--json", action="store_true", help="with one INPUT: print the report JSON to stdout")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N files in parallel (processes)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="grade N files in parallel (processes; default: what fits the cores, [grade] jobs)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="grade on a Dask distributed cluster (default: [grade] scheduler in the config file)")
+    p.add_argument("--send-audio", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --scheduler: send the audio to the workers (default: only if they cannot read the paths)")
     p.add_argument("--trainee-channel", type=int, default=1, metavar="N",
                    help="trainee's channel in a file of two or more channels (default 1)")
     p.add_argument("--caller-channel", type=int, default=None, metavar="N",
@@ -47,20 +54,21 @@ def register(sub, common) -> None:
     p.set_defaults(func=run)
 
 
-def _out_dir(inp: Path, out: str | None, many: bool, clash: bool = False) -> Path:
-    if out is None and inp.is_dir():
-        return inp
+def _out_dirs(inputs: list[str], out: str | None) -> list[Path]:
+    """Where each input's report goes: a session folder's own folder (no --out), else one
+    distinct folder per input under --out (or ./voicetrainer-reports); one input with --out
+    writes into --out itself."""
+    from voicetrainer.session.batch import report_dirs
+
     base = Path(out) if out else Path("voicetrainer-reports")
-    if many or out is None:
-        name = inp.name if inp.is_dir() else inp.stem
-        if clash and not inp.is_dir():  # call.wav and call.vtt in one batch: call-wav, call-vtt
-            name = f"{inp.stem}-{inp.suffix.lstrip('.').lower()}"
-        return base / name
-    return base
+    if out and len(inputs) == 1:
+        return [base]
+    dirs = report_dirs(inputs, base)
+    return [Path(inp) if out is None and Path(inp).is_dir() else d for inp, d in zip(inputs, dirs)]
 
 
 def run(args) -> int:
-    from voicetrainer.session.batch import GradeTask, grade_many
+    from voicetrainer.session.batch import GradeTask
 
     if args.json and len(args.inputs) != 1:
         from voicetrainer.errors import InputError
@@ -70,7 +78,6 @@ def run(args) -> int:
 
     settings = settings_from_args(args)
     many = len(args.inputs) > 1
-    stems = [Path(i).stem for i in args.inputs]
     who = trainee_names(args.inputs, name=args.trainee, manifest=args.manifest, pattern=args.trainee_pattern)
     json_home = None  # --json alone writes nothing into the current folder: the files go to the data folder
     if args.json and args.out is None and not Path(args.inputs[0]).is_dir():
@@ -79,31 +86,27 @@ def run(args) -> int:
         json_home = user_data_dir(settings) / "reports" / Path(args.inputs[0]).stem
     tasks = [
         GradeTask(
-            input=str(inp),
-            out_dir=str(json_home or _out_dir(Path(inp), args.out, many, clash=stems.count(Path(inp).stem) > 1)),
+            input=str(inp), out_dir=str(json_home or out_dir),
             trainee_channel=args.trainee_channel, caller_channel=args.caller_channel, baseline=args.baseline,
             rubric=args.rubric, html=not args.no_html, db=history_db(args), trainee=who[inp],
         )
-        for inp in args.inputs
+        for inp, out_dir in zip(args.inputs, _out_dirs(args.inputs, args.out))
     ]
     con = console(stderr=True)
     _say_channels(con, args)
-    results = []
-    if many and not args.quiet:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.description}"), console=con, transient=False) as prog:
-            bar = prog.add_task("", total=len(tasks))
-            for res in grade_many(tasks, settings, jobs=args.jobs):
-                results.append(res)
-                prog.update(bar, advance=1, description=printable(Path(res.input).name))
-    else:
-        results = list(grade_many(tasks, settings, jobs=args.jobs))
+    results, interrupted = _grade_all(tasks, settings, args, con, show=not args.quiet and (many or is_tty()))
+    results.sort(key=lambda r: r.index)
 
     from rich.markup import escape
 
-    failed = [r for r in results if r.error]
+    from voicetrainer.session.batch import GradeResult
+
+    if interrupted:
+        done = {r.index for r in results}
+        results += [GradeResult(t.input, error=f"{t.input}: not graded (interrupted)", exit_code=130, index=i)
+                    for i, t in enumerate(tasks) if i not in done]
+        results.sort(key=lambda r: r.index)
+    failed = [r for r in results if r.error and not (interrupted and r.exit_code == 130)]
     for r in failed:
         con.print(f"[red]voicetrainer: error:[/red] {escape(r.error)}", markup=True)  # paths may hold "[...]"
     if args.json:
@@ -126,6 +129,10 @@ def run(args) -> int:
             _write_summary(base, results, {t.input: t.trainee for t in tasks})
             if not args.quiet:
                 con.print(f"summary: {base / 'summary.csv'}" + ("  index: " + str(base / "index.html") if (base / "index.html").exists() else ""))
+    if interrupted:
+        con.print(f"interrupted: {sum(not r.error for r in results)} of {len(tasks)} input(s) graded; "
+                  "the reports written so far are kept", markup=False)
+        return 130
     if failed:
         if many and not args.quiet:
             con.print(f"{len(failed)} of {len(results)} input(s) failed")
@@ -154,6 +161,38 @@ def _say_channels(con, args) -> None:
             continue  # grading reports the problem with the file
 
 
+def _grade_all(tasks, settings, args, con, *, show: bool):
+    """Grade `tasks` here, on local processes or on the cluster; (results, interrupted).
+
+    Ctrl-C stops the whole batch: the workers are stopped and what was graded is kept."""
+    from voicetrainer.session.batch import grade_many
+
+    cfg = settings.grade
+    scheduler = args.scheduler or cfg.scheduler
+    jobs = args.jobs if args.jobs is not None else cfg.jobs
+    send_audio = args.send_audio if args.send_audio is not None else cfg.send_audio
+    results = []
+    display = None
+    if show:
+        from voicetrainer.cli.grade_progress import BatchProgress
+
+        display = BatchProgress(tasks, con).__enter__()
+    gen = grade_many(tasks, settings, jobs=jobs, scheduler=scheduler, send_audio=send_audio,
+                     progress=display.on_progress if display else None)
+    try:
+        for res in gen:
+            results.append(res)
+            if display:
+                display.on_result(res)
+    except KeyboardInterrupt:
+        gen.close()  # stops the workers
+        return results, True
+    finally:
+        if display:
+            display.__exit__(None, None, None)
+    return results, False
+
+
 def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> None:
     from voicetrainer.report.jsonio import write_atomic
 
@@ -161,7 +200,8 @@ def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> No
     w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
     w.writeheader()
     for r in results:
-        row = {"input": printable(r.input), "status": "error" if r.error else "ok", "error": r.error or "", **r.summary,
+        status = "ok" if not r.error else ("not graded" if r.exit_code == 130 else "error")
+        row = {"input": printable(r.input), "status": status, "error": r.error or "", **r.summary,
                "report": printable(os.path.relpath(r.report_path, base)) if r.report_path else ""}
         row["trainee"] = row.get("trainee") or trainee_of.get(r.input) or ""
         w.writerow(row)
@@ -174,7 +214,8 @@ def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> No
     from voicetrainer.report.schema import Report
 
     entries = []
-    for r in results:
+    names = [Path(r.input).name for r in results]
+    for r, name in zip(results, names):
         report = None
         if r.report_path:
             try:
@@ -182,6 +223,7 @@ def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> No
             except (OSError, ValueError, KeyError, TypeError):
                 report = None
         href = os.path.relpath(r.html_path or r.report_path, base) if (r.html_path or r.report_path) else None
-        entries.append(IndexEntry(name=printable(Path(r.input).name), href=printable(href) if href else None,
-                                  report=report, error=r.error, trainee=trainee_of.get(r.input)))
+        entries.append(IndexEntry(name=printable(name if names.count(name) == 1 else r.input),
+                                  href=printable(href) if href else None, report=report, error=r.error,
+                                  trainee=trainee_of.get(r.input)))
     write_index_html(entries, base / "index.html")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ log = get_logger(__name__)
 SESSION_MANIFEST = "session.json"
 BASELINE_MIN_VOICED = 40  # voiced frames (0.8 s) needed for a usable baseline
 LONG_SILENCE_S = 3.0  # silences at least this long are listed as dead air
+PROGRESS_EVERY_S = 10.0  # audio seconds between "analysing" progress calls
 SNAP_WORD_S = 0.5  # a turn's first/last word time this close to the VAD bound is moved onto it
 
 
@@ -151,14 +152,19 @@ def analyze_voice_file(path: str | Path, settings: Settings = Settings()) -> tup
 
 def grade(
     path: str | Path, options: GradeOptions = GradeOptions(), settings: Settings = Settings(), *,
-    transcriber: Transcriber | None = None,
+    transcriber: Transcriber | None = None, progress: Callable[[str, float | None], None] | None = None,
 ) -> Report:
     """Grade one recorded call (or a text transcript, *.json / *.vtt). Raises `InputError`
-    (`AudioInputError` for audio) for input that cannot be graded."""
+    (`AudioInputError` for audio) for input that cannot be graded.
+
+    `progress(stage, fraction)`: told "analysing" with the fraction of the audio read (every
+    `PROGRESS_EVERY_S` of audio), then "recognising" and "scoring".
+    """
     from voicetrainer.session.transcript import grade_transcript, is_transcript
 
     if is_transcript(path):
         return grade_transcript(path, rubric=options.rubric)
+    tell = progress or (lambda stage, fraction=None: None)
     call = resolve_input(path, trainee_channel=options.trainee_channel, caller_channel=options.caller_channel)
     known = bool(call.caller_lines)
     asr_speakers = {s for s in call.speakers if not (s == "caller" and known)}
@@ -169,9 +175,15 @@ def grade(
         asr_workers=max(1, min(options.asr_workers, len(asr_speakers))),
         max_pending_jobs=2 * max(1, options.asr_workers),
     ) as analyzer:
+        every = int(PROGRESS_EVERY_S / 0.02)  # frames of 20 ms
+        total_s = max(call.info.duration_s, 1e-3)
         for frame in source:
             analyzer.push(frame)
+            if frame.index % every == 0:
+                tell("analysing", min(1.0, frame.start_s / total_s))
+        tell("recognising", None)
         result = analyzer.finish()
+    tell("scoring", None)
     baseline = None
     if options.baseline:
         stats, _ = analyze_voice_file(options.baseline, settings)

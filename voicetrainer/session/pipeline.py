@@ -256,8 +256,9 @@ class ChannelAnalyzer:
         self.frames += 1
         for ev in self.tracker.push(speech, t_s):
             self._on_event(ev, out)
-        self._pending.append((index, level, self.tracker.speaking or speech, speech))
-        points = self.pitch.push(samples, index)
+        in_speech = self.tracker.speaking or speech
+        self._pending.append((index, level, in_speech, speech))
+        points = self.pitch.push(samples, index, needed=in_speech)  # only speech frames' pitch is read
         if points:
             self._on_pitch(points)
         self._maybe_chunk_long_speech(t_s + FRAME_S, out)

@@ -153,6 +153,9 @@ class PitchTracker:
 
     ``push(samples, index)`` takes one frame ([shape=(320,)]) and returns the `PitchPoint`s of
     the batch it completes (empty list otherwise); ``flush()`` returns the remainder.
+    ``push(..., needed=False)`` says nobody will read that frame's pitch (it is not speech):
+    its point comes back with NaN f0, aperiodicity and tilt, and costs no YIN (in a call about
+    half the frames of a channel are silence).
     """
 
     def __init__(self, cfg: PitchConfig = PitchConfig(), *, sr: int = SAMPLE_RATE):
@@ -166,6 +169,7 @@ class PitchTracker:
         self._history = self.frame_length - self.hop  # samples kept from before the batch
         self._buf = np.zeros(self._history + self.batch * self.hop, dtype=np.float32)
         self._n = 0  # frames in the current batch
+        self._needed = np.ones(self.batch, dtype=bool)  # frames of the batch whose pitch is wanted
         self._first_index = 0
         _check_yin(sr, cfg.fmin_hz, cfg.fmax_hz, self.frame_length, self.window)
 
@@ -173,11 +177,12 @@ class PitchTracker:
         self._buf[:] = 0.0
         self._n = 0
 
-    def push(self, samples: np.ndarray, index: int) -> list[PitchPoint]:
+    def push(self, samples: np.ndarray, index: int, *, needed: bool = True) -> list[PitchPoint]:
         if self._n == 0:
             self._first_index = index
         start = self._history + self._n * self.hop
         self._buf[start : start + self.hop] = samples
+        self._needed[self._n] = needed
         self._n += 1
         if self._n == self.batch:
             return self._run()
@@ -190,12 +195,15 @@ class PitchTracker:
         n = self._n
         used = self._history + n * self.hop
         view = sliding_window_view(self._buf[:used], self.frame_length)[:: self.hop]
-        frames = view[:n]
-        f0, aper = yin_frames(
-            frames, sr=self.sr, fmin=self.cfg.fmin_hz, fmax=self.cfg.fmax_hz,
-            window=self.window, threshold=self.cfg.threshold,
-        )
-        tilt = spectral_tilt_db(frames, sr=self.sr)
+        want = np.flatnonzero(self._needed[:n])
+        f0, aper, tilt = (np.full(n, np.nan) for _ in range(3))
+        if len(want):
+            frames = view[:n][want]
+            f0[want], aper[want] = yin_frames(
+                frames, sr=self.sr, fmin=self.cfg.fmin_hz, fmax=self.cfg.fmax_hz,
+                window=self.window, threshold=self.cfg.threshold,
+            )
+            tilt[want] = spectral_tilt_db(frames, sr=self.sr)
         # keep the tail as history for the next batch
         self._buf[: self._history] = self._buf[used - self._history : used]
         self._n = 0

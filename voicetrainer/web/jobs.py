@@ -268,14 +268,14 @@ class BatchJob(_Published):
         return self
 
     def _run(self) -> None:
-        from voicetrainer.session.batch import GradeTask, grade_many
+        from voicetrainer.session.batch import GradeTask, grade_many, report_dirs
 
         try:
-            by_input = {it.input: it for it in self.items}
-            tasks = [GradeTask(input=it.input, out_dir=str(self.out_dir / Path(it.input).stem),
-                               db="" if self.record_history else None) for it in self.items]
-            for res in grade_many(tasks, self.settings):
-                it = by_input[res.input]
+            dirs = report_dirs([it.input for it in self.items], self.out_dir)  # call.wav, call.flac: two folders
+            tasks = [GradeTask(input=it.input, out_dir=str(d), db="" if self.record_history else None)
+                     for it, d in zip(self.items, dirs)]
+            for res in grade_many(tasks, self.settings, jobs=1):
+                it = self.items[res.index]
                 with self._lock:
                     if res.error:
                         it.status, it.error = "failed", res.error
