@@ -17,20 +17,21 @@ Version history:
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from voicetrainer import get_logger
 from voicetrainer.errors import ConfigError
-from voicetrainer.report.schema import SKILLS, Report, finite
+from voicetrainer.report.history_csv import CSV_COLUMNS, METRIC_COLUMNS, trend_rows, write_csv  # noqa: F401  (re-exported)
+from voicetrainer.report.history_migrations import MIGRATIONS, SCHEMA_VERSION, _migrate_1, _migrate_2, _migrate_3  # noqa: F401  (re-exported)
+from voicetrainer.report.schema import Report, finite
 
 if TYPE_CHECKING:  # pragma: no cover
     from voicetrainer.config import Settings
@@ -39,89 +40,6 @@ log = get_logger(__name__)
 
 DB_FILENAME = "history.sqlite"
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another process's transaction to finish
-
-# Key metrics stored as columns (report.metrics keys; "calm_score" is metrics.calm.score).
-METRIC_COLUMNS = (
-    "trainee_wpm",
-    "talk_ratio",
-    "mean_response_gap_s",
-    "longest_silence_s",
-    "interruptions_by_trainee",
-    "filler_rate",
-    "calm_score",
-)
-
-
-def _migrate_1(cur: sqlite3.Cursor) -> None:
-    cur.execute(
-        """CREATE TABLE sessions(
-            id INTEGER PRIMARY KEY,
-            trainee TEXT,
-            persona TEXT,
-            date TEXT NOT NULL,               -- ISO 8601
-            folder TEXT,                      -- the session folder (absolute), or NULL
-            overall REAL,
-            duration_s REAL,
-            trainee_wpm REAL,
-            talk_ratio REAL,
-            mean_response_gap_s REAL,
-            longest_silence_s REAL,
-            interruptions_by_trainee INTEGER,
-            filler_rate REAL,
-            calm_score REAL,
-            metrics_json TEXT                 -- the report's whole metrics dict
-        )"""
-    )
-    cur.execute(
-        """CREATE TABLE skill_scores(
-            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            skill TEXT NOT NULL,
-            score REAL,
-            PRIMARY KEY(session_id, skill)
-        )"""
-    )
-
-
-def _migrate_2(cur: sqlite3.Cursor) -> None:
-    cur.execute("ALTER TABLE sessions ADD COLUMN rubric TEXT")
-    # version 1 allowed the same folder twice; keep the newest row of each before making it unique
-    cur.execute(
-        """DELETE FROM skill_scores WHERE session_id IN (
-             SELECT id FROM sessions s WHERE folder IS NOT NULL
-               AND id < (SELECT MAX(id) FROM sessions t WHERE t.folder = s.folder))"""
-    )
-    cur.execute(
-        """DELETE FROM sessions WHERE folder IS NOT NULL
-             AND id < (SELECT MAX(id) FROM sessions t WHERE t.folder = sessions.folder)"""
-    )
-    cur.execute("CREATE UNIQUE INDEX sessions_folder ON sessions(folder) WHERE folder IS NOT NULL")
-    cur.execute("CREATE INDEX sessions_trainee_date ON sessions(trainee, date)")
-    cur.execute("CREATE INDEX sessions_persona_date ON sessions(persona, date)")
-
-
-def _migrate_3(cur: sqlite3.Cursor) -> None:
-    cur.execute(
-        """CREATE TABLE drills(
-            id INTEGER PRIMARY KEY,
-            trainee TEXT,
-            persona TEXT,
-            date TEXT NOT NULL,               -- ISO 8601
-            rounds INTEGER,                   -- scored answers
-            mean_score REAL,                  -- mean calm score 0-100 of the scored answers
-            min_score REAL,
-            start_level INTEGER,              -- provocation harshness 0 (mild) .. 3 (furious)
-            final_level INTEGER,
-            max_level INTEGER,
-            baseline_source TEXT,
-            result_json TEXT                  -- every round: line, answer times, score, feedback
-        )"""
-    )
-    cur.execute("CREATE INDEX drills_trainee_date ON drills(trainee, date)")
-
-
-# MIGRATIONS[k] upgrades a database from version k to k + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_migrate_1, _migrate_2, _migrate_3)
-SCHEMA_VERSION = len(MIGRATIONS)  # 3
 
 
 def default_db_path(settings: "Settings | None" = None) -> Path:
@@ -467,33 +385,3 @@ def _clean(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [_clean(x) for x in v]
     return v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-
-
-CSV_COLUMNS = ("date", "trainee", "persona", "overall", *SKILLS, "duration_s", *METRIC_COLUMNS, "rubric", "folder")
-
-
-def write_csv(records: Iterable[SessionRecord], out: str | Path | IO[str]) -> None:
-    """Sessions as CSV, one row each: `CSV_COLUMNS`; empty cells where a value is missing."""
-
-    def rows() -> Iterable[list[Any]]:
-        yield list(CSV_COLUMNS)
-        for r in records:
-            vals = {
-                "date": r.date, "trainee": r.trainee, "persona": r.persona, "overall": r.overall,
-                "duration_s": r.duration_s, "rubric": r.rubric, "folder": r.folder,
-                **{s: r.scores.get(s) for s in SKILLS}, **r.metrics,
-            }  # fmt: skip
-            yield ["" if vals.get(c) is None else vals[c] for c in CSV_COLUMNS]
-
-    if isinstance(out, (str, Path)):
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(rows())
-    else:
-        csv.writer(out).writerows(rows())
-
-
-def trend_rows(records: Sequence[SessionRecord]) -> list[dict[str, Any]]:
-    """Records in the shape `voicetrainer.report.plots.trend_png` draws."""
-    return [{"date": r.date, "overall": r.overall, "scores": dict(r.scores)} for r in records]
