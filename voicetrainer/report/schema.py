@@ -11,11 +11,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voicetrainer.types import Word  # noqa: F401  (re-exported: the report's word type)
+
 SCHEMA = "voicetrainer.report/1"
 SKILLS = ("empathy", "listening", "patience", "calm", "clarity", "expectations", "courtesy")
 
 Speaker = Literal["caller", "trainee"]
-
 
 
 def finite(v: Any) -> float | None:
@@ -28,13 +29,6 @@ def finite(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
-
-@dataclass
-class Word:
-    word: str
-    start_s: float
-    end_s: float
-    probability: float | None = None
 
 
 @dataclass

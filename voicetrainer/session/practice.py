@@ -211,17 +211,17 @@ def run_call(
             error = e
             out = session.finish()
         stats = device_stats() if device_stats else {}
-        status = "aborted" if (error or out["aborted"] and "ended by the trainee" not in (out["aborted"] or "")) else "complete"
+        status = "aborted" if (error or out.aborted and "ended by the trainee" not in (out.aborted or "")) else "complete"
         recorder.close(status, outcome=getattr(mind, "outcome", None), audio_faults=stats,
-                       **({"error": str(error)} if error else {}), **({"note": out["aborted"]} if out["aborted"] else {}))
+                       **({"error": str(error)} if error else {}), **({"note": out.aborted} if out.aborted else {}))
     call = resolve_input(session_dir)
-    call.caller_lines = out["caller_lines"]
-    report = build_report(call, out["result"], baseline=baseline, latency=out["latency"])
-    report.events = list(out["events"])
+    call.caller_lines = out.caller_lines
+    report = build_report(call, out.result, baseline=baseline, latency=out.latency.to_dict())
+    report.events = list(out.events)
     report.metrics["recovery"] = report_recovery(report)  # escalations from the dialog's mood now
     report.source.update(persona=persona.id, trainee=setup.trainee, outcome=getattr(mind, "outcome", None),
                          status=status)
-    skipped = [e for e in out["events"] if e.get("type") == "tts_skipped"]
+    skipped = [e for e in out.events if e.get("type") == "tts_skipped"]
     if skipped:
         report.warnings.append(f"{len(skipped)} caller line(s) could not be synthesised and were skipped")
     if error:

@@ -1,0 +1,204 @@
+"""Live trainee-turn text against the truth: does the caller's mind hear what was said?
+
+A simulated practice call on a recording of real speech (``speech/`` clips of the shared audio,
+joined into answers of 1-9 s, some with pauses inside that are shorter than the turn-end
+silence, so a turn is decided over several speech segments). The call runs through the live
+pipeline in real time (`voicetrainer.session.practice.simulate`); then
+
+- live WER: the ``trainee_turn`` texts of ``events.jsonl`` (what the caller's mind decided on)
+  against ``trainee_script.json`` (what the recording said, and when);
+- offline WER: the same session re-graded offline (`grade SESSION_DIR`), trainee turns against
+  the same script;
+- reply latency p50/p95 from the session report.
+
+Both WERs are corpus figures (sum of word errors / sum of reference words); each spoken answer
+is matched to the turns that overlap it in time, so a turn split in two or two answers merged
+into one turn are scored fairly. Imported by ``scripts/evaluate.py`` (``--live-turns``) and by
+``tests/test_live_turns_wer.py``; runs on its own too::
+
+    python scripts/live_turns.py [--shared DIR] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from evaluate import edit_distance, normalise, shared_audio_dir  # noqa: E402
+
+SR = 16_000
+INNER_PAUSE_S = 0.35  # a pause inside an answer: shorter than the 0.6 s turn-end silence
+LIVE_WER_MAX = 0.10  # the goal: the caller's mind hears at most 1 word in 10 wrong
+LIVE_VS_OFFLINE_MAX = 0.03  # and no worse than the offline grade of the same call + this
+PERSONA = "confused-elderly"  # patient (8/10): most answers are heard before any hang-up
+
+# answers of 1-9 s, each one or more real clips (`+` joins with INNER_PAUSE_S of silence);
+# gap_s: silence after the caller stops; during_caller answers barge in after delay_s
+ANSWERS = (
+    ("goforward", "after_caller", 0.7),
+    ("librivox_0880+librivox_0930", "after_caller", 0.6),
+    ("stereo_diarization_right", "during_caller", 1.4),
+    ("librivox_0870", "after_caller", 0.8),
+    ("cards_005+one_two_three", "after_caller", 0.5),
+    ("librivox_0890", "after_caller", 0.6),
+    ("stereo_diarization_left+cards_001", "after_caller", 0.7),
+    ("librivox_0920", "after_caller", 0.5),
+    ("cards_003", "after_caller", 0.9),
+)
+
+
+@dataclass
+class LiveTurnsResult:
+    live_wer: float
+    offline_wer: float
+    ref_words: int
+    live_errors: int
+    offline_errors: int
+    answers_spoken: int
+    reply_p50_s: float | None
+    reply_p95_s: float | None
+    replies: int
+    session_dir: str
+    turns: list[dict]
+
+    @property
+    def ok(self) -> bool:
+        return self.live_wer <= LIVE_WER_MAX and self.live_wer <= self.offline_wer + LIVE_VS_OFFLINE_MAX
+
+
+def _speech_bounds(x: np.ndarray) -> tuple[int, int]:
+    frame = 320
+    n = len(x) // frame
+    lev = 10 * np.log10(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    on = np.nonzero(lev > lev.max() - 35)[0]
+    return max(0, on[0] * frame - int(0.1 * SR)), min(len(x), (on[-1] + 1) * frame + int(0.15 * SR))
+
+
+def build_recording(shared: Path, out_wav: Path) -> Path:
+    """The trainee recording and its script (``out_wav`` + ``.json``); returns `out_wav`."""
+    import soundfile as sf
+
+    texts = {}
+    for row in (shared / "MANIFEST.tsv").read_text().splitlines()[1:]:
+        cols = row.split("\t")
+        texts[cols[0]] = cols[2]
+    parts, answers, pos = [], [], 0.0
+    for clips, when, timing in ANSWERS:
+        audio, words = [], []
+        for k, name in enumerate(clips.split("+")):
+            x, sr = sf.read(shared / "speech" / f"{name}.wav", dtype="float32")
+            assert sr == SR, name
+            a, b = _speech_bounds(x)
+            if k:
+                audio.append(np.zeros(int(INNER_PAUSE_S * SR), np.float32))
+            audio.append(x[a:b])
+            words.append(texts[f"speech/{name}.wav"])
+        clip = np.concatenate(audio)
+        dur = len(clip) / SR
+        assert 1.0 <= dur <= 9.0, (clips, dur)
+        entry = {"start_s": round(pos, 3), "end_s": round(pos + dur, 3), "when": when, "text": " ".join(words)}
+        entry["gap_s" if when == "after_caller" else "delay_s"] = timing
+        answers.append(entry)
+        parts += [clip, np.zeros(int(0.5 * SR), np.float32)]
+        pos += dur + 0.5
+    sf.write(str(out_wav), np.concatenate(parts), SR, subtype="PCM_16")
+    out_wav.with_suffix(".json").write_text(json.dumps({"source": "scripts/live_turns.py", "answers": answers}, indent=2))
+    return out_wav
+
+
+def _matched_errors(script: list[dict], turns: list[dict]) -> tuple[int, int, list[dict]]:
+    """Word errors of `turns` against `script`: each turn goes to the spoken answer it overlaps
+    most; each answer is compared with the text of its turns joined. Turns overlapping no answer
+    count as insertions."""
+    hyp_of: dict[int, list[str]] = {i: [] for i in range(len(script))}
+    extra = 0
+    for t in turns:
+        best, best_ov = None, 0.0
+        for i, s in enumerate(script):
+            ov = min(t["end_s"], s["end_s"] + 0.3) - max(t["start_s"], s["start_s"] - 0.3)
+            if ov > best_ov:
+                best, best_ov = i, ov
+        if best is None:
+            extra += len(normalise(t["text"]))
+        else:
+            hyp_of[best].append(t["text"])
+    errors, ref_n, rows = extra, 0, []
+    for i, s in enumerate(script):
+        ref, hyp = normalise(s["text"]), normalise(" ".join(hyp_of[i]))
+        e = edit_distance(ref, hyp)
+        errors += e
+        ref_n += len(ref)
+        rows.append({"ref": s["text"], "hyp": " ".join(hyp_of[i]), "errors": e, "ref_words": len(ref)})
+    return errors, ref_n, rows
+
+
+def live_turns(shared: Path, work: Path, *, transcriber=None) -> LiveTurnsResult:
+    """Run the simulated call in real time under `work`, then score it (see the module doc)."""
+    from voicetrainer.session.grader import GradeOptions, grade
+    from voicetrainer.session.practice import simulate
+
+    wav = build_recording(shared, work / "trainee.wav")
+    session = work / "session"
+    report = simulate(PERSONA, wav, session, realtime=True, db=None, html=False, transcriber=transcriber)
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines() if line.strip()]
+    live = [e for e in events if e.get("type") == "trainee_turn"]
+    # answers begun after the call ended were never heard by the caller's mind
+    end_s = min([e["t_s"] for e in events if e.get("type") == "end"] or [report.duration_s])
+    script = [a for a in json.loads((session / "trainee_script.json").read_text()) if a["start_s"] < end_s]
+    if transcriber is None:
+        from voicetrainer.asr import WhisperTranscriber
+        from voicetrainer.config import AsrConfig
+
+        grader_asr = WhisperTranscriber(AsrConfig())  # what `voicetrainer grade` uses
+    else:
+        grader_asr = transcriber
+    offline_report = grade(session, GradeOptions(), transcriber=grader_asr)
+    offline = [{"start_s": t.start_s, "end_s": t.end_s, "text": t.text}
+               for t in offline_report.turns if t.speaker == "trainee"]
+    le, ref_n, rows = _matched_errors(script, live)
+    oe, _, orows = _matched_errors(script, offline)
+    for r, o in zip(rows, orows):
+        r["offline_hyp"] = o["hyp"]
+    lat = report.latency or {}
+    return LiveTurnsResult(
+        live_wer=round(le / max(1, ref_n), 3), offline_wer=round(oe / max(1, ref_n), 3), ref_words=ref_n,
+        live_errors=le, offline_errors=oe, answers_spoken=len(script), reply_p50_s=lat.get("reply_p50_s"),
+        reply_p95_s=lat.get("reply_p95_s"), replies=lat.get("replies", 0), session_dir=str(session), turns=rows,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", help="shared audio folder (default: $VOICETRAINER_SHARED or ../shared/audio)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--keep", metavar="DIR", help="run in DIR and keep the session")
+    args = ap.parse_args(argv)
+    shared = shared_audio_dir(args.shared)
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+        r = live_turns(shared, Path(args.keep))
+    else:
+        with tempfile.TemporaryDirectory(prefix="vt-live-turns-") as tmp:
+            r = live_turns(shared, Path(tmp))
+    if args.json:
+        print(json.dumps({**asdict(r), "ok": r.ok}, indent=2))
+    else:
+        for t in r.turns:
+            print(f"{t['errors']:2d}/{t['ref_words']:<2d} ref: {t['ref']}\n      live: {t['hyp']}\n   offline: {t['offline_hyp']}")
+        print(f"live WER {r.live_wer:.3f} ({r.live_errors}/{r.ref_words}), offline re-grade {r.offline_wer:.3f} "
+              f"({r.offline_errors}/{r.ref_words}); {r.answers_spoken} answers; reply p50 {r.reply_p50_s} s, "
+              f"p95 {r.reply_p95_s} s ({r.replies} replies); {'OK' if r.ok else 'FAILED'}")
+    return 0 if r.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
