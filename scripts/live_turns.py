@@ -48,7 +48,7 @@ ANSWERS = (
     ("librivox_0880+librivox_0930", "after_caller", 0.6),
     ("stereo_diarization_right", "during_caller", 1.4),
     ("librivox_0870", "after_caller", 0.8),
-    ("cards_005+one_two_three", "after_caller", 0.5),
+    ("cards_005", "after_caller", 0.5),
     ("librivox_0890", "after_caller", 0.6),
     ("stereo_diarization_left+cards_001", "after_caller", 0.7),
     ("librivox_0920", "after_caller", 0.5),
@@ -83,8 +83,9 @@ def _speech_bounds(x: np.ndarray) -> tuple[int, int]:
     return max(0, on[0] * frame - int(0.1 * SR)), min(len(x), (on[-1] + 1) * frame + int(0.15 * SR))
 
 
-def build_recording(shared: Path, out_wav: Path) -> Path:
-    """The trainee recording and its script (``out_wav`` + ``.json``); returns `out_wav`."""
+def build_recording(shared: Path, out_wav: Path, *, reverse: bool = False) -> Path:
+    """The trainee recording and its script (``out_wav`` + ``.json``); returns `out_wav`.
+    `reverse`: the answers in reverse order (a caller who hangs up early hears the others)."""
     import soundfile as sf
 
     texts = {}
@@ -92,7 +93,7 @@ def build_recording(shared: Path, out_wav: Path) -> Path:
         cols = row.split("\t")
         texts[cols[0]] = cols[2]
     parts, answers, pos = [], [], 0.0
-    for clips, when, timing in ANSWERS:
+    for clips, when, timing in (ANSWERS[::-1] if reverse else ANSWERS):
         audio, words = [], []
         for k, name in enumerate(clips.split("+")):
             x, sr = sf.read(shared / "speech" / f"{name}.wav", dtype="float32")
@@ -141,38 +142,53 @@ def _matched_errors(script: list[dict], turns: list[dict]) -> tuple[int, int, li
     return errors, ref_n, rows
 
 
-def live_turns(shared: Path, work: Path, *, transcriber=None) -> LiveTurnsResult:
-    """Run the simulated call in real time under `work`, then score it (see the module doc)."""
+def _one_call(wav: Path, session: Path, grader_asr, transcriber) -> tuple[list[dict], list[dict], list[dict]]:
+    """(script, live turns, offline turns) of one simulated call."""
     from voicetrainer.session.grader import GradeOptions, grade
     from voicetrainer.session.practice import simulate
 
-    wav = build_recording(shared, work / "trainee.wav")
-    session = work / "session"
     report = simulate(PERSONA, wav, session, realtime=True, db=None, html=False, transcriber=transcriber)
     events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines() if line.strip()]
     live = [e for e in events if e.get("type") == "trainee_turn"]
     # answers begun after the call ended were never heard by the caller's mind
     end_s = min([e["t_s"] for e in events if e.get("type") == "end"] or [report.duration_s])
     script = [a for a in json.loads((session / "trainee_script.json").read_text()) if a["start_s"] < end_s]
-    if transcriber is None:
-        from voicetrainer.asr import WhisperTranscriber
-        from voicetrainer.config import AsrConfig
-
-        grader_asr = WhisperTranscriber(AsrConfig())  # what `voicetrainer grade` uses
-    else:
-        grader_asr = transcriber
     offline_report = grade(session, GradeOptions(), transcriber=grader_asr)
     offline = [{"start_s": t.start_s, "end_s": t.end_s, "text": t.text}
                for t in offline_report.turns if t.speaker == "trainee"]
-    le, ref_n, rows = _matched_errors(script, live)
-    oe, _, orows = _matched_errors(script, offline)
-    for r, o in zip(rows, orows):
-        r["offline_hyp"] = o["hyp"]
-    lat = report.latency or {}
+    return script, live, offline
+
+
+def live_turns(shared: Path, work: Path, *, transcriber=None, calls: int = 2) -> LiveTurnsResult:
+    """Run `calls` simulated calls in real time under `work` (the answers in order, then
+    reversed), then score them together (see the module doc)."""
+    from voicetrainer.asr import WhisperTranscriber
+    from voicetrainer.config import AsrConfig
+
+    grader_asr = transcriber or WhisperTranscriber(AsrConfig())  # what `voicetrainer grade` uses
+    le = oe = ref_n = 0
+    rows, p50s, p95s, n_replies, spoken = [], [], [], 0, 0
+    for k in range(calls):
+        wav = build_recording(shared, work / f"trainee{k}.wav", reverse=bool(k % 2))
+        session = work / f"session{k}"
+        script, live, offline = _one_call(wav, session, grader_asr, transcriber)
+        e1, n, r1 = _matched_errors(script, live)
+        e2, _, r2 = _matched_errors(script, offline)
+        for r, o in zip(r1, r2):
+            r["offline_hyp"] = o["hyp"]
+        le, oe, ref_n, spoken = le + e1, oe + e2, ref_n + n, spoken + len(script)
+        rows += r1
+        lat = json.loads((session / "report.json").read_text()).get("latency") or {}
+        if lat.get("replies"):
+            p50s.append(lat["reply_p50_s"])
+            p95s.append(lat["reply_p95_s"])
+            n_replies += lat["replies"]
     return LiveTurnsResult(
         live_wer=round(le / max(1, ref_n), 3), offline_wer=round(oe / max(1, ref_n), 3), ref_words=ref_n,
-        live_errors=le, offline_errors=oe, answers_spoken=len(script), reply_p50_s=lat.get("reply_p50_s"),
-        reply_p95_s=lat.get("reply_p95_s"), replies=lat.get("replies", 0), session_dir=str(session), turns=rows,
+        live_errors=le, offline_errors=oe, answers_spoken=spoken,
+        # per call p50 / p95 (the report's figures); the worse call's, to stay conservative
+        reply_p50_s=max(p50s) if p50s else None, reply_p95_s=max(p95s) if p95s else None,
+        replies=n_replies, session_dir=str(work), turns=rows,
     )
 
 

@@ -33,7 +33,7 @@ import numpy as np
 from voicetrainer import get_logger
 from voicetrainer.config import SAMPLE_RATE
 from voicetrainer.errors import VoiceTrainerError
-from voicetrainer.report.jsonio import write_json
+from voicetrainer.atomic import write_json
 
 log = get_logger(__name__)
 
@@ -366,7 +366,7 @@ def repair_events(path: Path) -> int:
         good.append(line)
     fixed = b"".join(g + b"\n" for g in good)
     if fixed != raw:
-        from voicetrainer.report.jsonio import write_atomic
+        from voicetrainer.atomic import write_atomic
 
         write_atomic(path, fixed)
     return dropped

@@ -109,7 +109,7 @@ def run(args) -> int:
 
 
 def _write_summary(base: Path, results) -> None:
-    from voicetrainer.report.jsonio import write_atomic
+    from voicetrainer.atomic import write_atomic
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
@@ -119,11 +119,7 @@ def _write_summary(base: Path, results) -> None:
                "report": os.path.relpath(r.report_path, base) if r.report_path else ""}
         w.writerow(row)
     write_atomic(base / "summary.csv", buf.getvalue())
-    try:
-        from voicetrainer.report.html import write_index_html
-    except ImportError:
-        return
-    from voicetrainer.report.html import IndexEntry
+    from voicetrainer.report.html import IndexEntry, write_index_html
     from voicetrainer.report.schema import Report
 
     entries = []

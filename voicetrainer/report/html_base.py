@@ -3,10 +3,11 @@ stylesheet and the page frame, and the atomic page writer. Split out of ``html.p
 
 from __future__ import annotations
 
-import os
 from html import escape
 from pathlib import Path
 from typing import Any
+
+from voicetrainer.atomic import write_atomic
 
 SKILL_LABELS = {
     "empathy": ("Empathy", "Acknowledges the caller's feelings and apologises where it fits."),
@@ -103,8 +104,5 @@ def _page(title: str, body: str, *, script: str) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename) so a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write atomically so a reader never sees half a page."""
+    write_atomic(path, text)

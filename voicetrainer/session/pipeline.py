@@ -17,14 +17,13 @@ import numpy as np
 
 from voicetrainer.asr.stage import AsrJob  # noqa: F401  (re-exported)
 from voicetrainer.audio.frames import rms_dbfs
-from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings
+from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, TRACK_BUCKET_S, Settings
 from voicetrainer.types import VoiceStats  # noqa: F401  (re-exported)
 from voicetrainer.stream.ring import AudioRing  # noqa: F401  (re-exported)
-from voicetrainer.stream.features import Histogram, PitchPoint, PitchTracker, hz_to_semitones
+from voicetrainer.stream.features import Histogram, PitchPoint, PitchTracker, hz_to_semitones, semitones_to_hz
 from voicetrainer.stream.turns import EventKind, Segment, SpeakerTracker, TurnEvent
 from voicetrainer.stream.vad import EnergyVad
 
-TRACK_BUCKET_S = 0.25  # plot tracks: one point per 250 ms
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE  # 0.02 s
 NUCLEUS_DB = 3.0  # a syllable nucleus is a loudness peak this far above the dips around it
 
@@ -57,7 +56,7 @@ class VoiceAccumulator:
         p = self.pitch
         med = p.quantile(0.5)
         return VoiceStats(
-            pitch_median_hz=float(100.0 * 2 ** (med / 12)) if p.n else math.nan,
+            pitch_median_hz=semitones_to_hz(med) if p.n else math.nan,
             pitch_sd_semitones=p.sd,
             pitch_range_semitones=(p.quantile(0.9) - p.quantile(0.1)) if p.n else math.nan,
             loudness_dbfs=self.loud.mean,
@@ -309,7 +308,7 @@ class ChannelAnalyzer:
         if self._bucket or self._bucket_loud:
             self.tracks["t_s"].append(round(self._bucket_end - TRACK_BUCKET_S / 2, 3))
             self.tracks["pitch_hz"].append(
-                round(float(100 * 2 ** (np.median(self._bucket) / 12)), 1) if self._bucket else None
+                round(semitones_to_hz(float(np.median(self._bucket))), 1) if self._bucket else None
             )
             self.tracks["loudness_dbfs"].append(
                 round(float(np.mean(self._bucket_loud)), 1) if self._bucket_loud else None
