@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Accuracy of the analysis core on real speech from ../shared/audio (figures for the README).
 
-    python scripts/evaluate.py [--shared DIR] [--json | --markdown] [--skip-calls] [--skip-asr]
+    python scripts/evaluate.py [--shared DIR] [--json | --markdown] [--skip-calls] [--skip-asr] [--live-turns]
 
 What it measures (each with the known answer it is compared against):
 
@@ -534,6 +534,11 @@ def print_table(r: dict) -> None:
               f"({c['n_neutral']} neutral, {c['n_angry']} angry; baseline {c['baseline']}); "
               f"any neutral clip as baseline: AUC min {c['auc_any_baseline']['min']:.3f}, "
               f"mean {c['auc_any_baseline']['mean']:.3f}")
+    if "live_turns" in r:
+        lt = r["live_turns"]
+        print(f"\nLive trainee-turn text (what the caller's mind decided on): WER {lt['live_wer']:.1%} vs offline "
+              f"re-grade {lt['offline_wer']:.1%} ({lt['ref_words']} words, {lt['answers_spoken']} answers); reply "
+              f"p50 {lt['reply_p50_s']} s, p95 {lt['reply_p95_s']} s; {'OK' if lt['ok'] else 'FAILED'}")
     print(f"\nruntime {r['runtime_s']} s")
 
 
@@ -569,6 +574,11 @@ def markdown_table(r: dict) -> str:
                                 f"{x['max_abs_overlap_error_s']} / {x['max_abs_gap_error_s']} s" for x in sw) + " |")
         rows.append(f"| Backchannels counted apart | same calls, {sum(x['expected_backchannels'] for x in lay)} placed "
                     f"| {sum(x['backchannels'] for x in lay)} found, {sum(x['backchannels'] == x['expected_backchannels'] for x in lay)}/{len(lay)} calls right |")
+    if "live_turns" in r:
+        lt = r["live_turns"]
+        rows.append(f"| Word error rate, live trainee-turn text (what the caller decides on) | simulated calls in real "
+                    f"time, {lt['answers_spoken']} answers of 1-9 s, {lt['ref_words']} words | {lt['live_wer']:.1%} "
+                    f"(offline re-grade of the same calls {lt['offline_wer']:.1%}) |")
     for v in r["vad"]:
         rows.append(f"| VAD speech/non-speech per 10 ms vs RTTM | calls/{v['file']} | accuracy {v['accuracy']:.1%} "
                     f"(miss {v['miss']:.1%}, false alarm {v['false_alarm']:.1%}) |")
@@ -586,6 +596,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print the README's accuracy table")
     ap.add_argument("--skip-asr", action="store_true", help="no WER/WPM")
     ap.add_argument("--skip-calls", action="store_true", help="no constructed calls")
+    ap.add_argument("--live-turns", action="store_true",
+                    help="also run simulated practice calls in real time (~3 min) and compare the live "
+                         "trainee-turn texts with the offline re-grade (scripts/live_turns.py)")
     args = ap.parse_args(argv)
     shared = shared_audio_dir(args.shared)
     if not (shared / "MANIFEST.tsv").exists():
@@ -593,6 +606,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
     r = evaluate(shared, asr=not args.skip_asr, calls=not args.skip_calls)
+    if args.live_turns:
+        from live_turns import add_live_turns
+
+        add_live_turns(r, shared)
     if args.json:
         print(json.dumps(r, indent=2))
     elif args.markdown:

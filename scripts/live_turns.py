@@ -9,7 +9,7 @@ pipeline in real time (`voicetrainer.session.practice.simulate`); then
   against ``trainee_script.json`` (what the recording said, and when);
 - offline WER: the same session re-graded offline (`grade SESSION_DIR`), trainee turns against
   the same script;
-- reply latency p50/p95 from the session report.
+- reply latency p50/p95 pooled over the calls, from the events (`reply_latencies`).
 
 Both WERs are corpus figures (sum of word errors / sum of reference words); each spoken answer
 is matched to the turns that overlap it in time, so a turn split in two or two answers merged
@@ -64,8 +64,10 @@ class LiveTurnsResult:
     live_errors: int
     offline_errors: int
     answers_spoken: int
-    reply_p50_s: float | None
+    reply_p50_s: float | None  # from when the caller could answer (see `reply_latencies`)
     reply_p95_s: float | None
+    reply_from_turn_end_p50_s: float | None  # from the end of the trainee's turn
+    reply_from_turn_end_p95_s: float | None
     replies: int
     session_dir: str
     turns: list[dict]
@@ -142,8 +144,33 @@ def _matched_errors(script: list[dict], turns: list[dict]) -> tuple[int, int, li
     return errors, ref_n, rows
 
 
-def _one_call(wav: Path, session: Path, grader_asr, transcriber) -> tuple[list[dict], list[dict], list[dict]]:
-    """(script, live turns, offline turns) of one simulated call."""
+def reply_latencies(events: list[dict]) -> tuple[list[float], list[float]]:
+    """Per caller reply to a trainee turn (the first caller line logged after a non-empty
+    ``trainee_turn``): seconds (a) from the end of the turn and (b) from when the caller could
+    answer: the end of the turn or, when the turn ended while a caller line was still playing
+    (the trainee talked over it and it went on), the end of that line."""
+    ends: dict[float, float] = {}  # caller line start -> end (after cuts)
+    for e in events:
+        if e.get("type") in ("caller_line", "caller_line_cut"):
+            ends[e["start_s"]] = e["end_s"]
+    from_end, from_ready, turn = [], [], None
+    for e in events:
+        if e.get("type") == "trainee_turn" and e.get("text", "").strip():
+            turn = e
+        elif e.get("type") == "caller_line" and turn is not None:
+            playing = [b for a, b in ends.items() if a < turn["end_s"] < b and a < e["start_s"]]
+            from_end.append(round(e["start_s"] - turn["end_s"], 3))
+            from_ready.append(round(e["start_s"] - max([turn["end_s"], *playing]), 3))
+            turn = None
+    return from_end, from_ready
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+def _one_call(wav: Path, session: Path, grader_asr, transcriber) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """(script, live turns, offline turns, events) of one simulated call."""
     from voicetrainer.session.grader import GradeOptions, grade
     from voicetrainer.session.practice import simulate
 
@@ -156,55 +183,64 @@ def _one_call(wav: Path, session: Path, grader_asr, transcriber) -> tuple[list[d
     offline_report = grade(session, GradeOptions(), transcriber=grader_asr)
     offline = [{"start_s": t.start_s, "end_s": t.end_s, "text": t.text}
                for t in offline_report.turns if t.speaker == "trainee"]
-    return script, live, offline
+    return script, live, offline, events
 
 
-def live_turns(shared: Path, work: Path, *, transcriber=None, calls: int = 2) -> LiveTurnsResult:
+def live_turns(shared: Path, work: Path, *, transcriber=None, grader_transcriber=None, calls: int = 2) -> LiveTurnsResult:
     """Run `calls` simulated calls in real time under `work` (the answers in order, then
-    reversed), then score them together (see the module doc)."""
+    reversed), then score them together (see the module doc). `transcriber`: the live
+    recogniser (default: what practice uses); `grader_transcriber`: the offline one (default:
+    what `voicetrainer grade` uses)."""
     from voicetrainer.asr import WhisperTranscriber
     from voicetrainer.config import AsrConfig
 
-    grader_asr = transcriber or WhisperTranscriber(AsrConfig())  # what `voicetrainer grade` uses
+    grader_asr = grader_transcriber or WhisperTranscriber(AsrConfig())
     le = oe = ref_n = 0
-    rows, p50s, p95s, n_replies, spoken = [], [], [], 0, 0
+    rows, spoken, from_end, from_ready = [], 0, [], []
     for k in range(calls):
         wav = build_recording(shared, work / f"trainee{k}.wav", reverse=bool(k % 2))
         session = work / f"session{k}"
-        script, live, offline = _one_call(wav, session, grader_asr, transcriber)
+        script, live, offline, events = _one_call(wav, session, grader_asr, transcriber)
+        a, b = reply_latencies(events)
+        from_end += a
+        from_ready += b
         e1, n, r1 = _matched_errors(script, live)
         e2, _, r2 = _matched_errors(script, offline)
         for r, o in zip(r1, r2):
             r["offline_hyp"] = o["hyp"]
         le, oe, ref_n, spoken = le + e1, oe + e2, ref_n + n, spoken + len(script)
         rows += r1
-        lat = json.loads((session / "report.json").read_text()).get("latency") or {}
-        if lat.get("replies"):
-            p50s.append(lat["reply_p50_s"])
-            p95s.append(lat["reply_p95_s"])
-            n_replies += lat["replies"]
     return LiveTurnsResult(
         live_wer=round(le / max(1, ref_n), 3), offline_wer=round(oe / max(1, ref_n), 3), ref_words=ref_n,
         live_errors=le, offline_errors=oe, answers_spoken=spoken,
-        # per call p50 / p95 (the report's figures); the worse call's, to stay conservative
-        reply_p50_s=max(p50s) if p50s else None, reply_p95_s=max(p95s) if p95s else None,
-        replies=n_replies, session_dir=str(work), turns=rows,
+        reply_p50_s=_pct(from_ready, 50), reply_p95_s=_pct(from_ready, 95),
+        reply_from_turn_end_p50_s=_pct(from_end, 50), reply_from_turn_end_p95_s=_pct(from_end, 95),
+        replies=len(from_ready), session_dir=str(work), turns=rows,
     )
+
+
+def add_live_turns(result: dict, shared: Path) -> dict:
+    """`scripts/evaluate.py --live-turns`: the figures under ``result["live_turns"]``."""
+    with tempfile.TemporaryDirectory(prefix="vt-live-turns-") as tmp:
+        r = live_turns(shared, Path(tmp))
+    result["live_turns"] = {**asdict(r), "ok": r.ok, "session_dir": None}
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", help="shared audio folder (default: $VOICETRAINER_SHARED or ../shared/audio)")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--keep", metavar="DIR", help="run in DIR and keep the session")
+    ap.add_argument("--keep", metavar="DIR", help="run in DIR and keep the sessions")
+    ap.add_argument("--calls", type=int, default=2, help="simulated calls (answers in order, then reversed)")
     args = ap.parse_args(argv)
     shared = shared_audio_dir(args.shared)
     if args.keep:
         Path(args.keep).mkdir(parents=True, exist_ok=True)
-        r = live_turns(shared, Path(args.keep))
+        r = live_turns(shared, Path(args.keep), calls=args.calls)
     else:
         with tempfile.TemporaryDirectory(prefix="vt-live-turns-") as tmp:
-            r = live_turns(shared, Path(tmp))
+            r = live_turns(shared, Path(tmp), calls=args.calls)
     if args.json:
         print(json.dumps({**asdict(r), "ok": r.ok}, indent=2))
     else:
@@ -212,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{t['errors']:2d}/{t['ref_words']:<2d} ref: {t['ref']}\n      live: {t['hyp']}\n   offline: {t['offline_hyp']}")
         print(f"live WER {r.live_wer:.3f} ({r.live_errors}/{r.ref_words}), offline re-grade {r.offline_wer:.3f} "
               f"({r.offline_errors}/{r.ref_words}); {r.answers_spoken} answers; reply p50 {r.reply_p50_s} s, "
-              f"p95 {r.reply_p95_s} s ({r.replies} replies); {'OK' if r.ok else 'FAILED'}")
+              f"p95 {r.reply_p95_s} s ({r.replies} replies, pooled; from the turn end: p50 "
+              f"{r.reply_from_turn_end_p50_s} s, p95 {r.reply_from_turn_end_p95_s} s); {'OK' if r.ok else 'FAILED'}")
     return 0 if r.ok else 1
 
 
