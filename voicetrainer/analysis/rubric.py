@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from voicetrainer import get_logger
 from voicetrainer.errors import ConfigError
 from voicetrainer.report.schema import SKILLS, Evidence, Report, Skill, Turn, finite
+from voicetrainer.rules import RULES
 
 log = get_logger(__name__)
 
@@ -114,10 +115,10 @@ class Thresholds:
         calm_turn_steady: per-turn vocal calm at least this is a steady turn.
     """
 
-    wpm_min: float = 120.0
-    wpm_max: float = 160.0
+    wpm_min: float = RULES.wpm_min  # defaults: voicetrainer/rules.py, shared with live and plots
+    wpm_max: float = RULES.wpm_max
     pace_min_words: int = 6
-    long_silence_s: float = 3.0
+    long_silence_s: float = RULES.long_silence_s
     quick_reply_s: float = 0.2
     filler_rate_max: float = 4.0
     calm_turn_min: float = 55.0
@@ -198,10 +199,10 @@ class _SkillIn(_Strict):
 
 
 class _ThresholdsIn(_Strict):
-    wpm_min: float = Field(default=120.0, gt=0)
-    wpm_max: float = Field(default=160.0, gt=0)
+    wpm_min: float = Field(default=RULES.wpm_min, gt=0)
+    wpm_max: float = Field(default=RULES.wpm_max, gt=0)
     pace_min_words: int = Field(default=6, ge=1)
-    long_silence_s: float = Field(default=3.0, gt=0)
+    long_silence_s: float = Field(default=RULES.long_silence_s, gt=0)
     quick_reply_s: float = Field(default=0.2, ge=0)
     filler_rate_max: float = Field(default=4.0, ge=0)
     calm_turn_min: float = Field(default=55.0, ge=0, le=100)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from voicetrainer import get_logger
 from voicetrainer.analysis.language import Move, PhraseLists, detect_moves, load_phrases
 from voicetrainer.report.schema import Word
+from voicetrainer.rules import RULES
 
 from .schema import SITUATIONS, Persona
 from .tts import MOOD_BAND_NAMES, VoiceSettings, band_mood, mood_band, voice_for_mood
@@ -102,7 +103,7 @@ class Thresholds:
             silence_s=3.0 + 0.4 * p,  # 3 s (patience 0) .. 7 s (patience 10)
             pitch_rise_semitones=1.5 + 0.25 * p,  # 1.5 .. 4 semitones
             loudness_rise_db=3.0 + 0.4 * p,  # 3 .. 7 dB
-            rushing_wpm=175.0 + 3.0 * p,  # 175 .. 205 wpm
+            rushing_wpm=RULES.rushing_wpm_for(p),  # 175 .. 205 wpm (voicetrainer/rules.py)
             stall_effect=0.1 + 0.05 * (10.0 - p),  # 0.6 .. 0.1
             barge_in_after_s=6.0 + 0.8 * p,  # 6 .. 14 s
         )

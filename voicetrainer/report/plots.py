@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from voicetrainer.report.schema import Report, Turn, finite
+from voicetrainer.rules import RULES
 from voicetrainer.report.svg import (  # noqa: F401  (re-exported: plots was one module)
     VIEW_W,
     PLOT_X0,
@@ -54,7 +55,7 @@ def silences(turns: Sequence[Turn], *, min_s: float, duration_s: float | None = 
     return out
 
 
-def timeline_svg(report: Report, *, long_silence_s: float = 3.0) -> str:
+def timeline_svg(report: Report, *, long_silence_s: float = RULES.long_silence_s) -> str:
     """The call as two lanes of turn bars, interruptions and long silences marked.
 
     Args:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from html import escape
 
 from voicetrainer.report.schema import Report, finite
+from voicetrainer.rules import RULES
 
 VIEW_W = 960  # SVG user units; the page scales the drawing to its column width
 PLOT_X0 = 92  # left edge of the plotting area (room for lane / axis labels)
@@ -18,7 +19,7 @@ PLOT_X1 = VIEW_W - 16  # right edge
 PITCH_BAND_ST = (1.0, 4.0)  # semitones
 LOUDNESS_BAND_DB = (2.0, 6.0)  # dB
 SILENCE_DBFS = -55.0  # loudness below this is drawn as a pause, not as speech
-WPM_BAND = (120.0, 160.0)  # words per minute; the pacing band drawn when no rubric band is given
+WPM_BAND = RULES.wpm_band  # words per minute; the pacing band drawn when no rubric band is given
 
 COLORS = {
     "caller": "#64748b",  # slate 500: the caller (neutral; the trainee is the focus)

@@ -178,6 +178,8 @@ class LiveSession:
         # a finished trainee turn waits until the caller line it talked over has ended
         if self._pending_obs is not None and not caller_active and not speaking:
             obs, self._pending_obs = self._pending_obs, None
+            if self._awaiting_reply_since is not None:  # the caller could answer from now on
+                self._awaiting_reply_since = max(self._awaiting_reply_since, t)
             self._reply(obs, k)
         if (not caller_active and not speaking and self._pending_obs is None and not self.caller.finished
                 and self._turn_start_s is None and not self.caller.pending

@@ -59,7 +59,12 @@ class LiveOptions:
 
 @dataclass
 class LiveLatency:
-    """Reply and barge-in latency of a live session (seconds), as the report's ``latency``."""
+    """Reply and barge-in latency of a live session (seconds), as the report's ``latency``.
+
+    A reply's latency runs from the moment the caller could answer to the start of the answer:
+    the end of the trainee's turn, or, when the turn ended while the caller was still speaking
+    (the trainee talked over a line the caller finished), the end of that caller line.
+    """
 
     reply_p50_s: float | None = None
     reply_p95_s: float | None = None
