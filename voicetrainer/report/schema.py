@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voicetrainer.report.metrics import Metrics  # noqa: F401  (the typed ``metrics`` object)
 from voicetrainer.types import Word  # noqa: F401  (re-exported: the report's word type)
 
 SCHEMA = "voicetrainer.report/1"

@@ -20,6 +20,7 @@ from voicetrainer.asr import Transcriber
 from voicetrainer.audio.sources import AudioInfo, FileSource, probe_audio
 from voicetrainer.config import Settings
 from voicetrainer.errors import AudioInputError
+from voicetrainer.report.metrics import Metrics
 from voicetrainer.report.schema import Interruption, Report, Turn, Word
 from voicetrainer.rules import RULES, Rules
 from voicetrainer.session.analyzer import CallAnalyzer, CallResult
@@ -273,25 +274,25 @@ def build_report(
             v = _turn_voice(span, trainee_ch).stats()
             t.calm = calm_score(v, baseline, rate=_syl(v), baseline_rate=_syl(baseline))
             t.calm.pop("baseline", None)
-    metrics = {
-        "trainee_wpm": _r(pace.wpm),
-        "articulation_wpm": _r(pace.articulation_wpm),
-        "trainee_words": pace.words,
-        "trainee_speaking_s": _r(pace.speaking_s, 2),
-        "talk_ratio": _r(talk["trainee"] / (talk["trainee"] + talk["caller"]), 3) if two_party and (talk["trainee"] + talk["caller"]) else None,
-        "mean_response_gap_s": _r(sum(g for _, g in gaps) / len(gaps), 3) if gaps else None,
-        "response_gaps": [{"t_s": round(t.start_s, 3), "gap_s": round(g, 3)} for t, g in gaps],
-        "longest_silence_s": _r(max((b - a for a, b in quiet), default=0.0), 3),
-        "long_silences": [{"start_s": round(a, 3), "duration_s": round(b - a, 3)} for a, b in quiet if b - a >= rules.long_silence_s],
-        "interruptions_by_trainee": sum(1 for i in interruptions if i.by == "trainee" and i.kind == "interruption") if two_party else None,
-        "interruptions_by_caller": sum(1 for i in interruptions if i.by == "caller" and i.kind == "interruption") if two_party else None,
-        "backchannels_by_trainee": sum(1 for i in interruptions if i.by == "trainee" and i.kind == "backchannel") if two_party else None,
-        "filler_rate": _r(pace.filler_rate, 2),
-        "fillers": [{"t_s": f.start_s, "word": f.word} for f in pace.fillers],
-        "pauses_in_turns": len(pace.pauses),
-        "mean_pause_s": _r(pace.mean_pause_s, 3),
-        "calm": calm,
-    }
+    metrics = Metrics(
+        trainee_wpm=_r(pace.wpm),
+        articulation_wpm=_r(pace.articulation_wpm),
+        trainee_words=pace.words,
+        trainee_speaking_s=_r(pace.speaking_s, 2),
+        talk_ratio=_r(talk["trainee"] / (talk["trainee"] + talk["caller"]), 3) if two_party and (talk["trainee"] + talk["caller"]) else None,
+        mean_response_gap_s=_r(sum(g for _, g in gaps) / len(gaps), 3) if gaps else None,
+        response_gaps=[{"t_s": round(t.start_s, 3), "gap_s": round(g, 3)} for t, g in gaps],
+        longest_silence_s=_r(max((b - a for a, b in quiet), default=0.0), 3),
+        long_silences=[{"start_s": round(a, 3), "duration_s": round(b - a, 3)} for a, b in quiet if b - a >= rules.long_silence_s],
+        interruptions_by_trainee=sum(1 for i in interruptions if i.by == "trainee" and i.kind == "interruption") if two_party else None,
+        interruptions_by_caller=sum(1 for i in interruptions if i.by == "caller" and i.kind == "interruption") if two_party else None,
+        backchannels_by_trainee=sum(1 for i in interruptions if i.by == "trainee" and i.kind == "backchannel") if two_party else None,
+        filler_rate=_r(pace.filler_rate, 2),
+        fillers=[{"t_s": f.start_s, "word": f.word} for f in pace.fillers],
+        pauses_in_turns=len(pace.pauses),
+        mean_pause_s=_r(pace.mean_pause_s, 3),
+        calm=calm,
+    )
     if clipped_fraction > 0.01:
         warnings.append(f"audio quality: {clipped_fraction:.1%} of samples are clipped; loudness figures are unreliable")
     if call.info.telephone_band:
@@ -301,13 +302,13 @@ def build_report(
     warnings += _session_warnings(call.meta)
     tracks = {name: ch.tracks for name, ch in result.channels.items()}
     # recovery after escalation (caller voice rises here; practice sessions redo it with mood events)
-    metrics["recovery"] = analyze_recovery(tracks=tracks, turns=turns, baseline=calm["baseline"],
-                                           duration_s=call.info.duration_s)
+    metrics.recovery = analyze_recovery(tracks=tracks, turns=turns, baseline=calm["baseline"],
+                                        duration_s=call.info.duration_s)
     return Report(
         duration_s=round(call.info.duration_s, 3),
         turns=turns,
         interruptions=interruptions,
-        metrics=metrics,
+        metrics=metrics.to_dict(),
         latency=latency,
         source={
             "input": str(call.path),
