@@ -142,6 +142,11 @@ class LiveSession:
     def caller_lines(self) -> list[dict]:
         return self.caller.lines
 
+    @property
+    def reply_latencies(self) -> list[float]:
+        """Seconds from when the caller could answer to the start of each answer (scripts/bench.py)."""
+        return self.caller.reply_latencies
+
     def _now_s(self, index: int) -> float:
         """Session time now. Real time: audio captured so far. Accelerated: the frame's end
         (compute time never moves the simulated clock, so replays are deterministic)."""
