@@ -169,6 +169,18 @@ class AsrStage:
                 job, fut = self._futures.pop(0)
                 self._done.extend(self._result(job, fut))
 
+    def drop_queued(self, lane: str = FINAL) -> int:
+        """Cancel the jobs of `lane` that have not started (a newer job makes them stale);
+        returns how many. A running job cannot be stopped and finishes."""
+        keep, dropped = [], 0
+        for job, fut in self._futures:
+            if job.lane == lane and fut.cancel():
+                dropped += 1
+            else:
+                keep.append((job, fut))
+        self._futures = keep
+        return dropped
+
     def busy(self, lane: str = FINAL) -> bool:
         """A job of `lane` is queued or running."""
         return any(j.lane == lane and not f.done() for j, f in self._futures)

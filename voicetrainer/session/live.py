@@ -229,10 +229,13 @@ class LiveSession:
     def _end_of_turn(self, end_s: float, k: int) -> None:
         """The trainee's turn ended: its whole text (decoded over the whole turn), then reply."""
         start_s = self._turn_start_s if self._turn_start_s is not None else end_s
-        words, text, wait_s = [], "", 0.0
+        words, text, wait_s, asr = [], "", 0.0, {}
         if self.turn_asr is not None:
             turn = self.turn_asr.end(end_s)
             words, text, wait_s = turn.words, turn.text, turn.wait_s
+            # how the text was decided: at the pause (speculative) or after it; seconds waited
+            asr = {"speculative": turn.speculative, "asr_wait_s": round(wait_s, 3),
+                   "decided_s": round(self._now_s(k), 3)}
             self._asr_errors()
         self.trainee_words.extend(words)
         ch = self.analyzer.channels["trainee"]
@@ -240,7 +243,7 @@ class LiveSession:
                           baseline=self.baseline, interrupted=self._interrupted_in_turn)
         self._interrupted_in_turn = False
         self._caption("trainee", start_s, text)
-        self._emit({"type": "trainee_turn", "start_s": round(start_s, 3), "end_s": round(end_s, 3), "text": text})
+        self._emit({"type": "trainee_turn", "start_s": round(start_s, 3), "end_s": round(end_s, 3), "text": text, **asr})
         self._turn_start_s = None
         self._awaiting_reply_since = end_s
         self._compute_s = wait_s
