@@ -25,7 +25,11 @@ TILT_LOW_HZ = 80.0
 def hz_to_semitones(f_hz: np.ndarray | float | None) -> np.ndarray | float:
     """Semitones relative to 100 Hz: the one conversion every module uses (NaN, None and
     non-positive frequencies give NaN). A difference of two is the interval between them."""
-    f = np.asarray(np.nan if f_hz is None else f_hz, dtype=np.float64)
+    if f_hz is None:
+        return math.nan
+    if isinstance(f_hz, (float, int, np.floating)):  # the per-frame path: no array overhead
+        return 12.0 * math.log2(f_hz / REF_HZ) if f_hz > 0 else math.nan
+    f = np.asarray(f_hz, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         st = np.where(f > 0, 12.0 * np.log2(np.where(f > 0, f, 1.0) / REF_HZ), np.nan)
     return float(st) if st.ndim == 0 else st
