@@ -32,7 +32,7 @@ SPECULATE_AFTER_S = 0.12  # decode the turn 120 ms into a pause: the turn may be
 # after the pause began (a breath, a click) moves the end by a frame or two, not the words
 TAIL_TOLERANCE_S = 0.05
 UPDATE_S = 1.0  # captions: re-decode the growing turn this often while the trainee speaks
-CAPTION_WINDOW_S = 6.0  # captions decode at most the last this many seconds of the turn
+CAPTION_WINDOW_S = 4.0  # captions decode at most the last this many seconds of the turn (CPU for decisions)
 PRE_ROLL_S = 0.2  # a turn's audio starts this long before its detected speech start
 POST_ROLL_S = 0.25  # and the end-of-turn decode runs this long past the end of speech
 LONG_TURN_S = 15.0  # a turn longer than this decides the words before each of its pauses
