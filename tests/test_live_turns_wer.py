@@ -23,9 +23,10 @@ pytestmark = [
 def test_live_turn_text_matches_the_offline_grade(tmp_path, transcriber):
     from live_turns import LIVE_VS_OFFLINE_MAX, LIVE_WER_MAX, live_turns
 
-    r = live_turns(SHARED, tmp_path, grader_transcriber=transcriber, calls=1)
+    # two calls (~3 min in real time): on one call (~90 words) a single word decides the +0.03
+    r = live_turns(SHARED, tmp_path, grader_transcriber=transcriber, calls=2)
     detail = json.dumps(r.turns, indent=1)
-    assert r.answers_spoken >= 4 and r.ref_words >= 40, detail
+    assert r.answers_spoken >= 8 and r.ref_words >= 100, detail
     assert r.live_wer <= LIVE_WER_MAX, detail
     assert r.live_wer <= r.offline_wer + LIVE_VS_OFFLINE_MAX, detail
     assert r.reply_p95_s is not None and r.reply_p95_s <= 2.0  # loose: the bench holds the 0.9 s target
