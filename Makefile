@@ -16,6 +16,7 @@ demo: setup
 	@$(VT) demo --out demo-out
 
 test: setup-test
+	@$(VENV)/bin/lint-imports
 	@$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 bench: setup

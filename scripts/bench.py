@@ -261,7 +261,7 @@ def naive_grade(call: Path, *, pyin_chunk_s: float = 300.0) -> dict:
 
 
 def ours_grade(call: Path, settings=None) -> dict:
-    from voicetrainer.asr_offline import OfflineTranscriber  # what `voicetrainer grade` uses
+    from voicetrainer.asr.offline import OfflineTranscriber  # what `voicetrainer grade` uses
     from voicetrainer.config import Settings
     from voicetrainer.session.grader import grade
 
@@ -461,7 +461,7 @@ def bench_settings(call: Path, shared: Path) -> dict:
     sys.path.insert(0, str(REPO / "scripts"))
     import evaluate
 
-    from voicetrainer.asr_offline import OfflineTranscriber as WhisperTranscriber  # the grader's recogniser
+    from voicetrainer.asr.offline import OfflineTranscriber as WhisperTranscriber  # the grader's recogniser
     from voicetrainer.config import AsrConfig, Settings
     from voicetrainer.session.grader import GradeOptions, grade
 

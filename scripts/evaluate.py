@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Accuracy of the analysis core on real speech from ../shared/audio (figures for the README).
 
-    python scripts/evaluate.py [--shared DIR] [--json | --markdown] [--skip-calls] [--skip-asr]
+    python scripts/evaluate.py [--shared DIR] [--json | --markdown] [--skip-calls] [--skip-asr] [--live-turns]
 
 What it measures (each with the known answer it is compared against):
 
@@ -549,6 +549,11 @@ def print_table(r: dict) -> None:
         print(f"\nMove detector on {fs['file']} ({fs['rows']} rows): macro F1 {fs['macro_f1']:.3f}")
         for k, v in fs["kinds"].items():
             print(f"  {k:<20} P {v['precision']}  R {v['recall']}  F1 {v['f1']}")
+    if "live_turns" in r:
+        lt = r["live_turns"]
+        print(f"\nLive trainee-turn text (what the caller's mind decided on): WER {lt['live_wer']:.1%} vs offline "
+              f"re-grade {lt['offline_wer']:.1%} ({lt['ref_words']} words, {lt['answers_spoken']} answers); reply "
+              f"p50 {lt['reply_p50_s']} s, p95 {lt['reply_p95_s']} s; {'OK' if lt['ok'] else 'FAILED'}")
     print(f"\nruntime {r['runtime_s']} s")
 
 
@@ -584,6 +589,11 @@ def markdown_table(r: dict) -> str:
                                 f"{x['max_abs_overlap_error_s']} / {x['max_abs_gap_error_s']} s" for x in sw) + " |")
         rows.append(f"| Backchannels counted apart | same calls, {sum(x['expected_backchannels'] for x in lay)} placed "
                     f"| {sum(x['backchannels'] for x in lay)} found, {sum(x['backchannels'] == x['expected_backchannels'] for x in lay)}/{len(lay)} calls right |")
+    if "live_turns" in r:
+        lt = r["live_turns"]
+        rows.append(f"| Word error rate, live trainee-turn text (what the caller decides on) | simulated calls in real "
+                    f"time, {lt['answers_spoken']} answers of 1-9 s, {lt['ref_words']} words | {lt['live_wer']:.1%} "
+                    f"(offline re-grade of the same calls {lt['offline_wer']:.1%}) |")
     for v in r.get("vad", []):
         rows.append(f"| VAD speech/non-speech per 10 ms vs RTTM | calls/{v['file']} | accuracy {v['accuracy']:.1%} "
                     f"(miss {v['miss']:.1%}, false alarm {v['false_alarm']:.1%}) |")
@@ -607,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-asr", action="store_true", help="no WER/WPM")
     ap.add_argument("--skip-calls", action="store_true", help="no constructed calls")
     ap.add_argument("--only-language", action="store_true", help="only the move detector (no audio, seconds)")
+    ap.add_argument("--live-turns", action="store_true",
+                    help="also run simulated practice calls in real time (~3 min) and compare the live "
+                         "trainee-turn texts with the offline re-grade (scripts/live_turns.py)")
     args = ap.parse_args(argv)
     if args.only_language:
         r = {"language": language_figures()}
@@ -618,6 +631,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
     r = evaluate(shared, asr=not args.skip_asr, calls=not args.skip_calls)
+    if args.live_turns:
+        from live_turns import add_live_turns
+
+        add_live_turns(r, shared)
     if args.json:
         print(json.dumps(r, indent=2))
     elif args.markdown:

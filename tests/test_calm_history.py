@@ -22,7 +22,7 @@ def _result(scores, levels, trainee="ana", date="2026-11-20T10:00:00+00:00") -> 
 
 def test_drills_round_trip(tmp_path):
     with HistoryDB(tmp_path / "h.sqlite") as db:
-        assert db.version == SCHEMA_VERSION == 3
+        assert db.version == SCHEMA_VERSION == 4
         a = db.add_drill(_result([None, 92.0, 48.5, 97.0], [1, 1, 2, 1]))
         db.add_drill(_result([80.0], [2], trainee="bo", date="2026-11-21T10:00:00+00:00"))
         (rec,) = db.drills(trainee="ANA")
@@ -45,7 +45,7 @@ def test_version_2_database_gains_the_drills_table(tmp_path):
     con.commit()
     con.close()
     with HistoryDB(path) as db:
-        assert db.version == 3
+        assert db.version == SCHEMA_VERSION
         assert [s.overall for s in db.sessions()] == [70]
         assert db.drills() == []
         db.add_drill(_result([90.0], [1]))

@@ -87,7 +87,7 @@ def test_graded_words_lie_inside_their_turns_in_order(jfk_report):
     assert 0.0 <= words[0].start_s < 0.5 and 10.0 < words[-1].end_s  # the speech: 0.3-10.5 s
     # the last word ends with the speech, or (a breath at 10.82-11.0 s closes the turn at 11.0 s)
     # snaps to the turn's end: Whisper ends "country." at 10.46 s with a 30 s encoder window and
-    # at 10.6 s with the grader's speech-length window (asr_offline), within SNAP_WORD_S of 11.0
+    # at 10.6 s with the grader's speech-length window (asr.offline), within SNAP_WORD_S of 11.0
     assert words[-1].end_s <= 10.8 or words[-1].end_s == jfk_report.turns[-1].end_s
     assert words[-1].start_s < 10.5
 

@@ -163,9 +163,9 @@ def test_spoken_answer_on_a_virtual_microphone_is_transcribed_and_interrupts(pul
     mind = _Mind([_Line("I want my money back right now"), _Line("Fine, thank you", ends_call=True)])
     out, wav, mic, player = _run(tmp_path, mind, mic_device="pulse", transcriber=transcriber)
     th.join(timeout=30)
-    events = out["events"]
+    events = out.events
     turns = [e for e in events if e["type"] == "trainee_turn"]
     text = " ".join(e["text"] for e in turns).lower()
     assert "young man" in text, text
     assert any(e["type"] == "barge_in" for e in events), "the answer during the caller's line was not detected"
-    assert out["latency"]["barge_in_p50_s"] is not None and out["latency"]["barge_in_p50_s"] < 0.3
+    assert out.latency.barge_in_p50_s is not None and out.latency.barge_in_p50_s < 0.3

@@ -45,16 +45,21 @@ class FullDisk:
 
 def _no_new_files(monkeypatch, *, under: Path, when=lambda: True):
     """Atomic writes (a new temp file) under `under` fail while `when()`: no room for a new file."""
-    from voicetrainer.report import jsonio
+    import sys
 
-    real = jsonio.write_atomic
+    from voicetrainer import atomic
+
+    real = atomic.write_atomic
 
     def write_atomic(path, data):
         if when() and Path(path).resolve().is_relative_to(under.resolve()):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real(path, data)
 
-    monkeypatch.setattr(jsonio, "write_atomic", write_atomic)
+    # the one writer, wherever a module holds it by name (voicetrainer.atomic, jsonio, recorder, html ...)
+    for mod in [m for name, m in list(sys.modules.items()) if name.startswith("voicetrainer")]:
+        if getattr(mod, "write_atomic", None) is real:
+            monkeypatch.setattr(mod, "write_atomic", write_atomic)
     monkeypatch.setattr(recorder_mod, "write_atomic", write_atomic)
 
 

@@ -55,7 +55,7 @@ def test_simulated_call_from_an_upload_shows_each_caption_once_and_badges_truthf
     _wait(lambda: d.current_url.endswith("/call"), 15, "the call page")
     used = Path(web.app.call.request.simulate)
     assert used.name == "my-answers.wav" and used.read_bytes() == mine.read_bytes()
-    assert used.is_relative_to(web.root / "data" / "uploads")
+    assert used.is_relative_to(web.root / "data" / "recordings") and used.parent.name.startswith("upload-")
 
     badges = []  # (caller lit, trainee lit) as the page shows them, sampled through the call
     while "Report ready" not in _css(d, "#status")[0].text:

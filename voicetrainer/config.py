@@ -24,6 +24,7 @@ from voicetrainer.errors import ConfigError
 SAMPLE_RATE = 16_000  # Hz; every analysis stage runs at this rate
 FRAME_MS = 20  # one Frame = 20 ms hop
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000  # 320 samples
+TRACK_BUCKET_S = 0.25  # report pitch/loudness tracks: one point per 250 ms
 
 
 @dataclass(frozen=True)

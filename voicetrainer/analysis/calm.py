@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from voicetrainer.session.pipeline import VoiceStats
+from voicetrainer.stream.features import hz_to_semitones
+from voicetrainer.types import VoiceStats
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def calm_score(
         comps[name] = {"delta": round(float(delta), 2), "penalty": round(pen, 1), "unit": unit}
 
     pitch_rise = (
-        12 * math.log2(voice.pitch_median_hz / baseline.pitch_median_hz)
+        float(hz_to_semitones(voice.pitch_median_hz) - hz_to_semitones(baseline.pitch_median_hz))
         if not _nan(voice.pitch_median_hz) and not _nan(baseline.pitch_median_hz) else math.nan
     )
     add("pitch_rise", pitch_rise, w.pitch_tol_st, w.pitch_pts_per_st, "semitones")

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from voicetrainer.report.schema import Word
+from voicetrainer.rules import RULES
 
-WPM_BAND = (120.0, 160.0)  # words per minute: the default pacing band (rubric thresholds wpm_min, wpm_max)
+WPM_BAND = RULES.wpm_band  # words per minute: the default pacing band (voicetrainer/rules.py; rubric wpm_min, wpm_max)
 PAUSE_MIN_S = 0.25  # a gap between words at least this long is a pause
 FILLERS = {"um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "mm"}
 _LIKE_KEEP_BEFORE = {  # "like" after these is a verb or a preposition, not a filler

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicetrainer.session.pipeline import TRACK_BUCKET_S as TRACK_STEP_S  # report tracks: a point per 250 ms
+from voicetrainer.config import TRACK_BUCKET_S as TRACK_STEP_S  # report tracks: a point per 250 ms
+from voicetrainer.stream.features import hz_to_semitones, semitones_to_hz
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,7 @@ class Track:
             return np.array([math.nan if v is None else float(v) for v in vals], dtype=float)
 
         hz = arr("pitch_hz")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            st = np.where(hz > 0, 12.0 * np.log2(hz / 100.0), math.nan)
-        return cls(t, st, arr("loudness_dbfs"))
+        return cls(t, hz_to_semitones(hz), arr("loudness_dbfs"))
 
     def window(self, start_s: float, end_s: float) -> "Track":
         m = (self.t_s >= start_s) & (self.t_s < end_s)
@@ -160,7 +159,7 @@ def _turns(turns: Iterable, speaker: str) -> list[tuple[float, float]]:
 
 def st(hz: float | None) -> float:
     """Semitones re 100 Hz (NaN for None/non-positive)."""
-    return 12.0 * math.log2(hz / 100.0) if hz and hz > 0 else math.nan
+    return float(hz_to_semitones(hz))
 
 
 def mood_escalations(events: Sequence[Mapping], caller_turns: Sequence[tuple[float, float]], *,
@@ -393,7 +392,7 @@ def analyze_recovery(
     return {
         "escalation_source": source,
         "band": {
-            "pitch_max_hz": _r(100.0 * 2 ** (band.pitch_max_st / 12)) if not math.isnan(band.pitch_max_st) else None,
+            "pitch_max_hz": _r(semitones_to_hz(band.pitch_max_st)) if not math.isnan(band.pitch_max_st) else None,
             "loudness_max_dbfs": _r(band.loudness_max_dbfs),
             "pitch_tol_st": options.pitch_tol_st, "loudness_tol_db": options.loudness_tol_db,
         },

@@ -1,8 +1,10 @@
 """Caller playback on the headset, and the caller track on the session clock.
 
-`Player` owns a sounddevice `OutputStream` (or an injected fake). Its callback copies the
-current clip into the output buffer and counts samples; nothing else. Clips are resampled to
-the device rate by `play()` on the caller's thread, never in the callback.
+`Player` owns a sounddevice `OutputStream` (or an injected fake). `play()`/`stop()` hand
+commands to the callback through a deque (atomic append/popleft: neither thread waits or
+locks); the callback alone owns the playing clip, derives its position from the samples it has
+written, copies it into the output buffer and counts samples; nothing else. Clips are resampled
+to the device rate by `play()` on the caller's thread, never in the callback.
 
 `CallerTrack` is what the caller said, placed on the session clock: the recording's caller
 channel and the caller's voice activity both come from it, so the analysis knows exactly when
@@ -11,7 +13,7 @@ the caller was speaking.
 
 from __future__ import annotations
 
-import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -67,30 +69,47 @@ class Player:
         self._stream = None
         self.sample_rate: int | None = None
         self.stats = PlayerStats()
-        self._clip: np.ndarray | None = None
-        self._pos = 0
-        self._fade_from: int | None = None
+        # play()/stop() hand commands to the audio thread through a deque (append and popleft
+        # are atomic: neither side ever waits); everything below the deque is the callback's own
+        self._commands: deque[np.ndarray | None] = deque()  # a clip to play now, or None = stop
+        self._clip: np.ndarray | None = None  # callback-owned: the clip playing
+        self._clip_start_out = 0  # callback-owned: stats.samples_out when the clip started
+        self._clip_end = 0  # callback-owned: samples of the clip to play (shortened by a stop)
+        self._fade_at: int | None = None  # callback-owned: clip position where the fade starts
+        self._ramp = np.zeros(0, dtype=np.float32)  # the stop fade, made once the rate is known
         self.latency_s = 0.0
-        self._lock = threading.Lock()  # guards clip swaps from the consumer side only
 
-    # The audio thread: copy and count. No allocation beyond what sounddevice hands us.
+    # The audio thread: take commands, copy, count. No allocation beyond what sounddevice hands
+    # us (slices are views; the fade multiplies in place).
     def _callback(self, outdata, frames, time_info, status) -> None:
         st = self.stats
         st.blocks += 1
         if status and getattr(status, "output_underflow", False):
             st.underflows += 1
+        while self._commands:
+            cmd = self._commands.popleft()
+            if cmd is None:  # stop: fade out from here
+                if self._clip is not None:
+                    pos = st.samples_out - self._clip_start_out
+                    self._fade_at = pos
+                    self._clip_end = min(self._clip_end, pos + len(self._ramp))
+            else:
+                self._clip, self._clip_start_out, self._clip_end, self._fade_at = cmd, st.samples_out, len(cmd), None
         clip = self._clip
         if clip is None:
             outdata.fill(0)
         else:
-            pos = self._pos
-            n = min(frames, len(clip) - pos)
-            outdata[:n, 0] = clip[pos : pos + n]
-            outdata[n:, 0] = 0
+            pos = st.samples_out - self._clip_start_out  # the position is samples out, nothing else
+            n = max(0, min(frames, self._clip_end - pos))
+            out = outdata[:, 0]
+            out[:n] = clip[pos : pos + n]
+            out[n:] = 0
+            if self._fade_at is not None and n:
+                a = max(pos, self._fade_at)
+                out[a - pos : n] *= self._ramp[a - self._fade_at : pos + n - self._fade_at]
             if outdata.shape[1] > 1:
                 outdata[:, 1:] = outdata[:, :1]
-            self._pos = pos + n
-            if self._pos >= len(clip):
+            if pos + n >= self._clip_end:
                 self._clip = None
         st.samples_out += frames
 
@@ -115,6 +134,8 @@ class Player:
 
             raise DeviceError(_device_help(self.device, e, kind="output")) from e
         self.sample_rate = int(getattr(self._stream, "samplerate", rate) or rate)
+        n = max(1, int(self.sample_rate * FADE_MS / 1000))
+        self._ramp = np.linspace(1.0, 0.0, n, dtype=np.float32)
         lat = getattr(self._stream, "latency", 0.0)
         self.latency_s = float(lat if isinstance(lat, (int, float)) else 0.0)
         self._stream.start()
@@ -142,26 +163,17 @@ class Player:
 
     @property
     def playing(self) -> bool:
-        return self._clip is not None
+        """A clip is playing or queued (read without a lock: the callback owns the state)."""
+        return self._clip is not None or bool(self._commands)
 
     def play(self, audio_16k: np.ndarray) -> None:
-        """Start playing a 16 kHz mono clip now (replacing anything playing)."""
-        clip = resample(audio_16k, SAMPLE_RATE, self.sample_rate or SAMPLE_RATE)
-        with self._lock:
-            self._pos = 0
-            self._clip = clip
+        """Start playing a 16 kHz mono clip at the next audio block (replacing anything playing).
+        Resampled here, on the caller's thread, never in the callback."""
+        self._commands.append(resample(audio_16k, SAMPLE_RATE, self.sample_rate or SAMPLE_RATE))
 
     def stop(self) -> None:
-        """Cut the current clip with a short fade (done here, not in the callback)."""
-        with self._lock:
-            clip, pos = self._clip, self._pos
-            if clip is None:
-                return
-            rate = self.sample_rate or SAMPLE_RATE
-            n = min(len(clip) - pos, int(rate * FADE_MS / 1000))
-            tail = clip[pos : pos + n] * np.linspace(1.0, 0.0, n, dtype=np.float32)
-            self._pos = 0
-            self._clip = tail if n > 0 else None
+        """Cut the current clip with a short fade (from the next audio block)."""
+        self._commands.append(None)
 
 
 class NullPlayer:

@@ -32,7 +32,7 @@ import numpy as np
 from voicetrainer import get_logger
 from voicetrainer.config import SAMPLE_RATE
 from voicetrainer.errors import StorageError, VoiceTrainerError, os_error_message
-from voicetrainer.report.jsonio import write_atomic
+from voicetrainer.atomic import write_atomic
 
 # the session folder's names and the repair functions live in repair.py; importable from here too
 from .repair import (  # noqa: F401

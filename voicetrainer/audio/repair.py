@@ -16,7 +16,8 @@ from pathlib import Path
 
 from voicetrainer import get_logger
 from voicetrainer.errors import VoiceTrainerError
-from voicetrainer.report.jsonio import write_json
+from voicetrainer.atomic import write_json
+from voicetrainer.audio.riff import read_wav_layout
 
 log = get_logger(__name__)
 
@@ -77,30 +78,12 @@ def read_manifest(session_dir: Path) -> dict | None:
 
 
 def _find_data_chunk(f) -> tuple[int, int, int, int, int] | None:
-    """(data offset, declared data bytes, channels, sample rate, bits) of a RIFF/WAVE PCM file."""
-    head = f.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+    """(data offset, declared data bytes, channels, sample rate, bits) of a RIFF/WAVE PCM file
+    whose format comes before its data; None otherwise."""
+    w = read_wav_layout(f)
+    if w is None or w.channels is None:
         return None
-    fmt = None
-    while True:
-        hdr = f.read(8)
-        if len(hdr) < 8:
-            return None
-        cid, clen = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-        if cid == b"fmt ":
-            body = f.read(clen)
-            if len(body) < 16:
-                return None
-            _tag, ch, rate, _br, _ba, bits = struct.unpack("<HHIIHH", body[:16])
-            fmt = (ch, rate, bits)
-            if clen & 1:
-                f.seek(1, os.SEEK_CUR)
-        elif cid == b"data":
-            if fmt is None:
-                return None
-            return f.tell(), clen, *fmt
-        else:
-            f.seek(clen + (clen & 1), os.SEEK_CUR)
+    return w.data_offset, w.data_bytes, w.channels, w.sample_rate, w.bits
 
 
 def repair_wav(path: Path) -> bool:
@@ -155,7 +138,7 @@ def repair_events(path: Path) -> int:
         good.append(line)
     fixed = b"".join(g + b"\n" for g in good)
     if fixed != raw:
-        from voicetrainer.report.jsonio import write_atomic
+        from voicetrainer.atomic import write_atomic
 
         write_atomic(path, fixed)
     return dropped

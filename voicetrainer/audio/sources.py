@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import queue
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ import numpy as np
 
 from voicetrainer import get_logger
 from voicetrainer.audio.frames import Frame, Reframer
+from voicetrainer.audio.riff import read_wav_layout
 from voicetrainer.config import SAMPLE_RATE
 from voicetrainer.errors import AudioInputError, DeviceError
 
@@ -52,24 +52,17 @@ def _wav_truncation(path: Path) -> tuple[int, int] | None:
     """For a RIFF/WAVE file: (declared data bytes, present data bytes) if the data chunk is cut short."""
     try:
         with path.open("rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            size = path.stat().st_size
-            while True:
-                hdr = f.read(8)
-                if len(hdr) < 8:
-                    return None
-                cid, clen = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-                if cid == b"data":
-                    present = size - f.tell()
-                    # 0 and 0xFFFFFFFF are "unknown length" markers written by streaming writers
-                    if clen not in (0, 0xFFFFFFFF) and present < clen:
-                        return clen, present
-                    return None
-                f.seek(clen + (clen & 1), os.SEEK_CUR)
+            layout = read_wav_layout(f)
+            size = os.fstat(f.fileno()).st_size
     except OSError:
         return None
+    if layout is None:
+        return None
+    present = size - layout.data_offset
+    # 0 and 0xFFFFFFFF are "unknown length" markers written by streaming writers
+    if layout.data_bytes not in (0, 0xFFFFFFFF) and present < layout.data_bytes:
+        return layout.data_bytes, present
+    return None
 
 
 def probe_audio(path: str | Path) -> AudioInfo:

@@ -30,6 +30,7 @@ from voicetrainer import get_logger
 from voicetrainer.analysis.calm import calm_score
 from voicetrainer.config import SAMPLE_RATE, Settings
 from voicetrainer.errors import DeviceError, InputError
+from voicetrainer.rules import RULES
 from voicetrainer.session.pipeline import ChannelAnalyzer, VoiceAccumulator, VoiceStats
 from voicetrainer.stream.turns import EventKind
 
@@ -43,7 +44,7 @@ LEVEL_SITUATIONS: tuple[tuple[str, ...], ...] = (
     ("escalation", "complaint"),
     ("escalation",),
 )
-MIN_BASELINE_VOICED = 40  # voiced frames (0.8 s) for the first answer to serve as the baseline
+MIN_BASELINE_VOICED = RULES.baseline_min_voiced_frames  # voiced frames (0.8 s) for the first answer to serve as the baseline
 NOTE_PENALTY = 10.0  # a calm-enough answer still gets a tip when one component cost this many points
 
 

@@ -206,11 +206,7 @@ def _write_summary(base: Path, results, trainee_of: dict[str, str | None]) -> No
         row["trainee"] = row.get("trainee") or trainee_of.get(r.input) or ""
         w.writerow(row)
     write_atomic(base / "summary.csv", buf.getvalue())
-    try:
-        from voicetrainer.report.html import write_index_html
-    except ImportError:
-        return
-    from voicetrainer.report.html import IndexEntry
+    from voicetrainer.report.html import IndexEntry, write_index_html
     from voicetrainer.report.schema import Report
 
     entries = []

@@ -315,11 +315,9 @@ def _device_arg(value):
 
 
 def _recover_on_start(settings) -> None:
-    try:
-        from voicetrainer.session.practice import sessions_root
-        from voicetrainer.session.recover import recover_on_start
-    except ImportError:
-        return
+    from voicetrainer.session.practice import sessions_root
+    from voicetrainer.session.recover import recover_on_start
+
     recover_on_start(sessions_root(settings))
 
 

@@ -20,13 +20,12 @@ so a crash never leaves a half-written WAV under a valid key.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from voicetrainer import get_logger
+from voicetrainer.atomic import atomic_path
 from voicetrainer.errors import TTSError
 
 from .tts import TTSBackend, TTSEngineUnavailable, UnknownVoiceError, VoiceSettings, check_wav
@@ -114,18 +113,11 @@ class RenderCache:
         path = self.path_for(text, voice)
         if path.is_file():
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".render-", suffix=".wav", dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
+        with atomic_path(path, suffix=".wav") as tmp:
             self.backend.render(text, voice, tmp)
             check_wav(tmp, sample_rate_hz=self.backend.sample_rate_hz, text=text)
             if self.phone_line:
                 self._through_phone_line(tmp, text)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         log.debug("cached %r (%s) -> %s", text[:40], voice.key(), path.name)
         return path
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from voicetrainer.analysis.language import Move
+from voicetrainer.rules import RULES
 
 from .call import TraineeObservation, fmt_time
 
@@ -77,7 +78,7 @@ class Thresholds:
             silence_s=3.0 + 0.4 * p,  # 3 s (patience 0) .. 7 s (patience 10)
             pitch_rise_semitones=1.5 + 0.25 * p,  # 1.5 .. 4 semitones
             loudness_rise_db=3.0 + 0.4 * p,  # 3 .. 7 dB
-            rushing_wpm=175.0 + 3.0 * p,  # 175 .. 205 wpm
+            rushing_wpm=RULES.rushing_wpm_for(p),  # 175 .. 205 wpm (voicetrainer/rules.py)
             stall_effect=0.1 + 0.05 * (10.0 - p),  # 0.6 .. 0.1
             barge_in_after_s=6.0 + 0.8 * p,  # 6 .. 14 s
         )

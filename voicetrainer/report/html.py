@@ -18,6 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from voicetrainer import get_logger
 from voicetrainer.report import plots
+from voicetrainer.report.html_base import (  # noqa: F401  (CSS, _write_text re-exported)
+    CSS,
+    SKILL_LABELS,
+    _e,
+    _page,
+    _score_class,
+    _score_text,
+    _write_text,
+)
+from voicetrainer.report.index_html import IndexEntry, render_index_html, write_index_html  # noqa: F401  (re-exported)
 from voicetrainer.report.schema import OUTCOME_LABELS
 from voicetrainer.report.plots import fmt_clock
 from voicetrainer.report.schema import SKILLS, Evidence, Report, Skill
@@ -26,31 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from voicetrainer.analysis.rubric import Rubric
 
 log = get_logger(__name__)
-
-SKILL_LABELS = {
-    "empathy": ("Empathy", "Acknowledges the caller's feelings and apologises where it fits."),
-    "listening": ("Listening", "Lets the caller finish, repeats their facts back, asks clarifying questions."),
-    "patience": ("Patience", "Does not talk over the caller or rush them."),
-    "calm": ("Calm", "Voice stays near the trainee's own baseline while the caller is angry."),
-    "clarity": ("Clarity", "Plain words, steady pace, few fillers."),
-    "expectations": ("Expectations", "Says what happens next and when."),
-    "courtesy": ("Courtesy", "Greets, thanks, and never dismisses the caller."),
-}
-
-
-def _e(v: Any) -> str:
-    return escape("" if v is None else str(v), quote=True)
-
-
-def _score_text(score: float | None) -> str:
-    return "–" if score is None else f"{score:.0f}"
-
-
-def _score_class(score: float | None) -> str:
-    if score is None:
-        return "na"
-    return "good" if score >= 75 else "ok" if score >= 50 else "low"
-
 
 def _is_negative(ev: Evidence) -> bool:
     """Evidence that cost points: its ``why`` carries a negative number, e.g. "blame (−15)"."""
@@ -67,66 +52,6 @@ def _fmt_metric(v: Any, unit: str = "", digits: int = 1) -> str:
     if not math.isfinite(f):
         return "–"
     return f"{f:.{digits}f}{unit}"
-
-
-CSS = """
-:root{--fg:#1f2937;--muted:#4b5563;--bg:#f8fafc;--card:#fff;--line:#e5e7eb;--caller:#475569;
---trainee:#0f766e;--bad:#b91c1c;--good:#166534;--ok:#92400e;--focus:#2563eb}
-*{box-sizing:border-box}
-body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:var(--fg);background:var(--bg)}
-main{max-width:1120px;margin:0 auto;padding:0 20px 48px}
-h1{font-size:1.6rem;margin:20px 0 4px}
-h2{font-size:1.2rem;margin:0 0 10px}
-h3{font-size:1.05rem;margin:0}
-section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:16px 18px;margin:16px 0}
-.sub{color:var(--muted);margin:0}
-.player{position:sticky;top:0;z-index:5;background:#fffffff2;border-bottom:1px solid var(--line);backdrop-filter:blur(4px)}
-.player .in{max-width:1120px;margin:0 auto;padding:8px 20px;display:flex;gap:14px;align-items:center;flex-wrap:wrap}
-.player audio{flex:1 1 420px;min-width:260px;height:40px}
-.player .now{font-variant-numeric:tabular-nums;color:var(--muted);min-width:7ch}
-.hdr{display:flex;justify-content:space-between;gap:20px;align-items:flex-end;flex-wrap:wrap}
-.overall{text-align:center;border-radius:12px;padding:8px 18px;border:2px solid currentColor}
-.overall b{display:block;font-size:2.2rem;line-height:1.1}
-.good{color:var(--good)}.ok{color:var(--ok)}.low{color:var(--bad)}.na{color:var(--muted)}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(120px,1fr));gap:10px}
-.card{border:1px solid var(--line);border-radius:8px;padding:8px 10px;background:#fff}
-.card .k{color:var(--muted);font-size:.85rem}.card .v{font-size:1.15rem;font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap}
-.skills{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:12px}
-.skill{border:1px solid var(--line);border-radius:8px;padding:12px 14px}
-.skill .top{display:flex;justify-content:space-between;align-items:baseline;gap:8px}
-.skill .score{font-size:1.5rem;font-weight:700;font-variant-numeric:tabular-nums}
-.bar{height:8px;background:#eef2f7;border-radius:4px;margin:6px 0 8px;overflow:hidden}
-.bar i{display:block;height:100%;border-radius:4px;background:currentColor}
-.skill p{margin:4px 0;color:var(--muted);font-size:.92rem}
-ul.ev{list-style:none;padding:0;margin:8px 0 0}
-ul.ev li{padding:4px 0 4px 10px;border-left:3px solid var(--good);margin:4px 0;font-size:.95rem}
-ul.ev li.neg{border-left-color:var(--bad)}ul.ev li.nc{border-left-color:#cbd5e1}
-.skill p.desc{color:var(--fg);font-size:.9rem}
-ul.ev .why{color:var(--muted)}
-button.ts{font:inherit;font-variant-numeric:tabular-nums;font-size:.9rem;color:var(--focus);background:#eff6ff;
-border:1px solid #bfdbfe;border-radius:5px;padding:0 6px;cursor:pointer}
-button.ts:hover{background:#dbeafe}
-:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
-svg.plot{width:100%;height:auto;display:block;font-family:inherit}
-svg .tick{font-size:12px;fill:#475569}svg .lane{font-size:14px;fill:#1f2937;font-weight:600}
-svg .note{font-size:12px;fill:#64748b}svg .ptitle{font-size:13px;fill:#1f2937;font-weight:600}
-svg [data-t]{cursor:pointer}svg [data-t]:hover{opacity:.8}
-svg [data-t]:focus-visible{outline:none;stroke:var(--focus);stroke-width:3}
-.legend{display:flex;gap:16px;flex-wrap:wrap;color:var(--muted);font-size:.9rem;margin:6px 0 0}
-.legend span::before{content:"";display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:6px;vertical-align:-1px;background:var(--c)}
-ol.transcript{list-style:none;padding:0;margin:0}
-ol.transcript li,ul.ev li{cursor:pointer}ol.transcript li:hover{background:#f1f5f9}
-ol.transcript li{display:grid;grid-template-columns:70px 80px 1fr;gap:10px;padding:6px 8px;border-radius:6px}
-ol.transcript li.caller .who{color:var(--caller);font-weight:600}
-ol.transcript li.trainee .who{color:var(--trainee);font-weight:600}
-ol.transcript li.playing{background:#fef9c3}
-ol.transcript p{margin:0}
-mark{background:#dcfce7;color:inherit;border-radius:3px;padding:0 2px}mark.neg{background:#fee2e2}
-table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);font-variant-numeric:tabular-nums}
-.warn{border-color:#fcd34d;background:#fffbeb}
-@media print{.player{position:static}}
-"""
 
 SCRIPT = """
 (function(){
@@ -331,17 +256,6 @@ def _transcript_html(report: Report) -> str:
         )
     return f'<ol class="transcript">{"".join(items)}</ol>' if items else "<p>No turns in this report.</p>"
 
-
-def _page(title: str, body: str, *, script: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
-        "script-src 'unsafe-inline'; img-src data:; media-src 'self' file: data: blob:\">"
-        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>{body}<script>{script}</script></body></html>\n"
-    )
-
-
 def render_report_html(
     report: Report,
     *,
@@ -407,15 +321,6 @@ def render_report_html(
     )
     return _page(title, body, script=SCRIPT)
 
-
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename) so a reader never sees half a page; the mode of
-    every result file (`voicetrainer.report.jsonio`)."""
-    from voicetrainer.report.jsonio import write_atomic
-
-    write_atomic(path, text)
-
-
 def relative_href(target: str | Path, page: str | Path) -> str:
     """``target`` as a URL relative to the folder of ``page`` (forward slashes, %-escaped)."""
     from urllib.parse import quote
@@ -446,143 +351,5 @@ def write_report_html(
     """
     path = Path(path)
     _write_text(path, render_report_html(report, audio_href=audio_href, title=title, rubric=rubric))
-    log.info("wrote %s", path)
-    return path
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """One row of a batch index.
-
-    Attributes:
-        name: what the row is called (the input's file or folder name).
-        href: the row's report.html, relative to index.html; None when grading failed.
-        report: the graded report, or None when grading failed.
-        error: why grading failed (shown instead of scores).
-        trainee, persona, date: optional labels (ISO 8601 date).
-    """
-
-    name: str
-    href: str | None
-    report: Report | None = None
-    error: str | None = None
-    trainee: str | None = None
-    persona: str | None = None
-    date: str | None = None
-
-
-INDEX_SCRIPT = """
-(function(){
-  var table=document.getElementById('summary');
-  var body=table.tBodies[0];
-  [].forEach.call(table.tHead.rows[0].cells,function(th,col){
-    var b=th.querySelector('button'); if(!b)return;
-    b.addEventListener('click',function(){
-      var asc=th.getAttribute('aria-sort')!=='ascending';
-      [].forEach.call(table.tHead.rows[0].cells,function(o){o.removeAttribute('aria-sort');});
-      th.setAttribute('aria-sort',asc?'ascending':'descending');
-      var num=th.dataset.type==='num';
-      var rows=[].slice.call(body.rows);
-      function val(r){var c=r.cells[col];return c&&c.colSpan===1?c.dataset.v:'';}
-      rows.sort(function(r1,r2){
-        var a=val(r1),b2=val(r2);
-        if(num){var x=a===''?NaN:+a,y=b2===''?NaN:+b2;
-          if(isNaN(x)&&isNaN(y))return 0;if(isNaN(x))return 1;if(isNaN(y))return -1;return asc?x-y:y-x;}
-        return asc?a.localeCompare(b2):b2.localeCompare(a);
-      });
-      rows.forEach(function(r){body.appendChild(r);});
-    });
-  });
-  document.documentElement.setAttribute('data-ready','1');
-})();
-"""
-
-
-def _num_cell(v: Any, digits: int = 0, unit: str = "") -> tuple[str, str]:
-    """(sort value, shown text) of a number; ("", "–") when missing."""
-    f = None
-    if not isinstance(v, bool) and v is not None:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            f = None
-    if f is None or not math.isfinite(f):
-        return ("", "–")
-    return (f"{f:.3f}", f"{f:.{digits}f}{unit}")
-
-
-def render_index_html(entries: Iterable[IndexEntry], *, title: str = "Graded calls") -> str:
-    """The batch index page as a string. See `write_index_html`."""
-    entries = list(entries)
-
-    def label(en: IndexEntry, key: str) -> str:
-        src = (en.report.source if en.report else {}) or {}
-        return str(getattr(en, key) or src.get(key) or "")
-
-    # label columns only when some row has a value (a batch of loose WAV files has none)
-    labels = [k for k in ("trainee", "persona", "date") if any(label(en, k) for en in entries)]
-    cols: list[tuple[str, str]] = [("Call", "text"), *[(k.title(), "text") for k in labels]]
-    show_outcome = any(en.report is not None and en.report.outcome for en in entries)  # none for recordings
-    if show_outcome:
-        cols.insert(1, ("Outcome", "text"))
-    cols += [("Length", "num"), ("Overall", "num")]
-    cols += [(SKILL_LABELS[s][0], "num") for s in SKILLS]
-    cols += [("WPM", "num"), ("Interruptions", "num"), ("Vocal calm", "num"), ("Notes", "text")]
-    shy = {"Expectations": "Expec\u00adtations", "Interruptions": "Inter\u00adruptions", "Listening": "Listen\u00ading",
-           "Patience": "Pa\u00adtience", "Courtesy": "Cour\u00adtesy", "Empathy": "Empa\u00adthy"}  # soft hyphens: narrow
-    head = "".join(
-        f'<th scope="col" data-type="{t}"><button type="button" class="sort">{_e(shy.get(c, c))}</button></th>'
-        for c, t in cols
-    )
-    rows = []
-    for en in entries:
-        r = en.report
-        link = f'<a href="{_e(en.href)}">{_e(en.name)}</a>' if en.href else _e(en.name)
-        outcome = (r.outcome or "") if r else ""
-        cells = [(en.name, link), *([(outcome, _e(OUTCOME_LABELS.get(outcome, outcome)))] if show_outcome else []),
-                 *[(label(en, k), _e(label(en, k))) for k in labels]]
-        if r is None:
-            span = len(cols) - len(cells)
-            err = f'<span class="low">failed: {_e(en.error or "unknown error")}</span>'
-            rows.append("<tr>" + "".join(f'<td data-v="{_e(v)}">{h}</td>' for v, h in cells)
-                        + f'<td class="wrap" colspan="{span}" data-v="">{err}</td></tr>')  # fmt: skip
-            continue
-        cells.append((f"{r.duration_s:.3f}", fmt_clock(r.duration_s)))
-        v, s = _num_cell(r.overall)
-        cells.append((v, f'<b class="{_score_class(r.overall)}">{s}</b>'))
-        for skill in SKILLS:
-            sk = r.skills.get(skill)
-            v, s = _num_cell(sk.score if sk else None)
-            cells.append((v, f'<span class="{_score_class(sk.score if sk else None)}">{s}</span>'))
-        m = r.metrics or {}
-        calm = m.get("calm") if isinstance(m.get("calm"), Mapping) else {}
-        cells += [_num_cell(m.get("trainee_wpm")), _num_cell(m.get("interruptions_by_trainee")), _num_cell(calm.get("score"))]
-        notes = "".join(f"<li>{_e(w)}</li>" for w in r.warnings)  # every warning: telephone band, clipping, mono...
-        rows.append("<tr>" + "".join(f'<td data-v="{_e(v)}">{h}</td>' for v, h in cells)
-                    + f'<td class="wrap notes" data-v="{_e("; ".join(r.warnings))}">'
-                    + (f'<ul class="notes">{notes}</ul>' if notes else "–") + "</td></tr>")
-    ok = sum(1 for e in entries if e.report is not None)
-    body = (
-        f'<main><h1>{_e(title)}</h1><p class="sub">{ok} of {len(entries)} calls graded. '
-        "Click a column heading to sort; click a call to open its report.</p>"
-        f'<section><div class="scroll"><table id="summary"><thead><tr>{head}</tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table></div></section></main>'
-    )
-    css_extra = (
-        # fits 1280 px: headings and notes wrap, numbers do not; anything wider scrolls inside its card
-        "table{font-size:.9rem}th,td{padding:6px 5px;vertical-align:top}th{white-space:normal;vertical-align:bottom}"
-        "td{white-space:nowrap}td:first-child,td.wrap{white-space:normal;overflow-wrap:anywhere}td:first-child{min-width:9em}"
-        "td.notes{min-width:13em;font-size:.85rem;color:var(--muted)}ul.notes{margin:0;padding-left:1.1em}a{color:var(--focus)}"
-        "th button.sort{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;color:var(--fg)}"
-        'th[aria-sort=ascending] button.sort::after{content:" ▲"}th[aria-sort=descending] button.sort::after{content:" ▼"}'
-        "main{max-width:1400px}.scroll{overflow-x:auto}"
-    )
-    return _page(title, body, script=INDEX_SCRIPT).replace("</style>", css_extra + "</style>", 1)
-
-
-def write_index_html(entries: Iterable[IndexEntry], path: str | Path, *, title: str = "Graded calls") -> Path:
-    """Write index.html for a batch: one sortable row per call, linking its report.html."""
-    path = Path(path)
-    _write_text(path, render_index_html(entries, title=title))
     log.info("wrote %s", path)
     return path

@@ -11,116 +11,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 from typing import Any
 
-from voicetrainer import get_logger
-from voicetrainer.analysis.pacing import WPM_BAND, pace_verdict
+from voicetrainer.analysis.pacing import pace_verdict
 from voicetrainer.report.schema import Report, Turn, finite
+from voicetrainer.rules import RULES
+from voicetrainer.report.svg import (  # noqa: F401  (re-exported: plots was one module)
+    VIEW_W,
+    PLOT_X0,
+    PLOT_X1,
+    PITCH_BAND_ST,
+    LOUDNESS_BAND_DB,
+    SILENCE_DBFS,
+    WPM_BAND,
+    COLORS,
+    MOOD_SCALE,
+    fmt_clock,
+    _XScale,
+    call_duration_s,
+    _tick_step_s,
+    _time_axis,
+    _svg,
+    _short,
+)
 
-log = get_logger(__name__)
-
-VIEW_W = 960  # SVG user units; the page scales the drawing to its column width
-PLOT_X0 = 92  # left edge of the plotting area (room for lane / axis labels)
-PLOT_X1 = VIEW_W - 16  # right edge
 NOTE_CHAR_W = 7.0  # width of one character of a 12-unit "note" label (system-ui digits/letters are <= 7)
-# half-width of the baseline band drawn around the trainee's median: their own spread, clipped
-# to a readable range (a baseline measured over pauses can have a 40 dB loudness spread)
-PITCH_BAND_ST = (1.0, 4.0)  # semitones
-LOUDNESS_BAND_DB = (2.0, 6.0)  # dB
-SILENCE_DBFS = -55.0  # loudness below this is drawn as a pause, not as speech
-
-COLORS = {
-    "caller": "#64748b",  # slate 500: the caller (neutral; the trainee is the focus)
-    "trainee": "#0f766e",  # teal 700: the trainee
-    "interrupt": "#b91c1c",  # red 700: interruptions
-    "backchannel": "#334155",  # slate 700
-    "silence": "#e2e8f0",  # slate 200
-    "band": "#ccfbf1",  # teal 100: the baseline / target band
-    "grid": "#e5e7eb",
-    "axis": "#475569",
-    "mood": "#7c3aed",  # violet 600: caller mood
-    "off": "#d97706",  # amber 600: outside the band
-}
-
-# Caller moods from calm to angry; a mood event's "mood" may be one of these words or a number.
-MOOD_SCALE = (
-    "pleased", "satisfied", "calm", "calmer", "neutral", "skeptical", "impatient",
-    "annoyed", "frustrated", "upset", "angry", "irate", "furious",
-)  # fmt: skip
-
-
-def fmt_clock(t_s: float) -> str:
-    """Seconds -> ``MM:SS`` (``H:MM:SS`` from one hour on), rounded down to the second."""
-    if t_s is None or not math.isfinite(t_s):
-        return "--:--"
-    total = max(0, int(t_s))
-    h, rem = divmod(total, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
-
-@dataclass(frozen=True)
-class _XScale:
-    """Maps seconds to SVG x between PLOT_X0 and PLOT_X1."""
-
-    duration_s: float
-
-    def __call__(self, t_s: float) -> float:
-        d = self.duration_s if self.duration_s > 0 else 1.0
-        return PLOT_X0 + (PLOT_X1 - PLOT_X0) * min(max(t_s, 0.0), d) / d
-
-
-def call_duration_s(report: Report) -> float:
-    """The call's length: the report's duration, or the end of the last turn/track if later."""
-    ends = [report.duration_s or 0.0]
-    ends += [t.end_s for t in report.turns]
-    for track in (report.tracks or {}).values():
-        ts = track.get("t_s") if isinstance(track, Mapping) else None
-        if ts:
-            last = finite(ts[-1])
-            if last is not None:
-                ends.append(last)
-    return max(ends)
-
-
-def _tick_step_s(duration_s: float) -> float:
-    """A round tick spacing giving 5-12 ticks over the call."""
-    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
-        if duration_s / step <= 12:
-            return float(step)
-    return 3600.0
-
-
-def _time_axis(x: _XScale, y: float, *, grid_top: float | None = None) -> list[str]:
-    """Tick marks and MM:SS labels along y; optional vertical grid lines up to grid_top."""
-    out = [f'<line x1="{PLOT_X0}" y1="{y}" x2="{PLOT_X1}" y2="{y}" stroke="{COLORS["axis"]}"/>']
-    step = _tick_step_s(x.duration_s)
-    t = 0.0
-    while t <= x.duration_s + 1e-9:
-        px = x(t)
-        if grid_top is not None:
-            out.append(f'<line x1="{px:.1f}" y1="{grid_top}" x2="{px:.1f}" y2="{y}" stroke="{COLORS["grid"]}"/>')
-        out.append(f'<line x1="{px:.1f}" y1="{y}" x2="{px:.1f}" y2="{y + 5}" stroke="{COLORS["axis"]}"/>')
-        out.append(f'<text x="{px:.1f}" y="{y + 18}" text-anchor="middle" class="tick">{fmt_clock(t)}</text>')
-        t += step
-    return out
-
-
-def _svg(height: float, body: list[str], *, label: str, extra_attrs: str = "") -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {VIEW_W} {height:.0f}" role="img" '
-        f'aria-label="{escape(label)}" class="plot" {extra_attrs}>'
-        f"<title>{escape(label)}</title>" + "".join(body) + "</svg>"
-    )
-
-
-def _short(text: str, n: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def silences(turns: Sequence[Turn], *, min_s: float, duration_s: float | None = None) -> list[tuple[float, float]]:
@@ -141,7 +57,7 @@ def silences(turns: Sequence[Turn], *, min_s: float, duration_s: float | None = 
     return out
 
 
-def timeline_svg(report: Report, *, long_silence_s: float = 3.0) -> str:
+def timeline_svg(report: Report, *, long_silence_s: float = RULES.long_silence_s) -> str:
     """The call as two lanes of turn bars, interruptions and long silences marked.
 
     Args:
@@ -453,52 +369,3 @@ def pacing_svg(report: Report, *, band_wpm: tuple[float, float] = WPM_BAND) -> s
     body.append(f'<line x1="{PLOT_X0}" x2="{PLOT_X1}" y1="{y1}" y2="{y1}" stroke="{COLORS["axis"]}"/>')
     body.append(f'<text x="{PLOT_X1}" y="{h - 4}" text-anchor="end" class="note">trainee turns, by start time</text>')
     return _svg(h, body, label=f"Speaking rate per trainee turn against the {band_wpm[0]:.0f}–{band_wpm[1]:.0f} WPM band")
-
-
-def trend_png(
-    sessions: Sequence[Mapping[str, Any]], path: str | Path, *, skills: Sequence[str], title: str = "Skill scores over time"
-) -> Path:
-    """Scores over time per skill (one line each, plus overall) as a PNG.
-
-    Args:
-        sessions: rows with ``date`` (ISO 8601 text), ``overall`` and ``scores`` ({skill: score}),
-            oldest first.
-        path: the PNG to write.
-        skills: the skills to draw, in legend order.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from datetime import datetime
-
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(10, 5.2), dpi=110)
-    try:
-        dates = [datetime.fromisoformat(str(s["date"])) for s in sessions]
-        cmap = plt.get_cmap("tab10")
-        for k, skill in enumerate(skills):
-            pts = [(d, s["scores"].get(skill)) for d, s in zip(dates, sessions) if s["scores"].get(skill) is not None]
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3.5, lw=1.4, color=cmap(k % 10), label=skill)
-        pts = [(d, s.get("overall")) for d, s in zip(dates, sessions) if s.get("overall") is not None]
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], color="black", lw=2.6, label="overall")
-        ax.set_ylim(0, 100)
-        ax.set_ylabel("score (0–100)")
-        ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-        if not sessions:
-            ax.text(0.5, 0.5, "no sessions yet", transform=ax.transAxes, ha="center", va="center")
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    log.debug("wrote trend plot %s", path)
-    return path

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voicetrainer.report.metrics import Metrics  # noqa: F401  (the typed ``metrics`` object)
+from voicetrainer.types import Word  # noqa: F401  (re-exported: the report's word type)
+
 SCHEMA = "voicetrainer.report/1"
 SKILLS = ("empathy", "listening", "patience", "calm", "clarity", "expectations", "courtesy")
 
@@ -25,7 +28,6 @@ OUTCOME_LABELS = {
 }
 
 
-
 def finite(v: Any) -> float | None:
     """A finite float, or None for None / NaN / inf / booleans / non-numbers: how report values
     (which may be missing or NaN in older or partial reports) are read for scoring and plots."""
@@ -36,13 +38,6 @@ def finite(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
-
-@dataclass
-class Word:
-    word: str
-    start_s: float
-    end_s: float
-    probability: float | None = None
 
 
 @dataclass

@@ -7,28 +7,20 @@ speech overlaps with the analysis of the audio that follows.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import dataclasses
 from dataclasses import dataclass, field
 
 from voicetrainer import get_logger
-from voicetrainer.asr import Transcriber, Transcript
+from voicetrainer.asr.stage import AsrSpanResult, AsrStage, PackedPolicy
+from voicetrainer.asr.whisper import Transcriber
 from voicetrainer.audio.frames import Frame
-from voicetrainer.config import SAMPLE_RATE, Settings
-from voicetrainer.report.schema import Word
+from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings
 from voicetrainer.session.pipeline import AsrJob, ChannelAnalyzer
 from voicetrainer.stream.turns import EventKind, Segment, TurnEvent
+from voicetrainer.types import Word
 
 log = get_logger(__name__)
 
-
-@dataclass
-class AsrSpanResult:
-    speaker: str
-    start_s: float
-    end_s: float
-    transcript: Transcript | None
-    error: str | None = None
+FRAME_S = FRAME_SAMPLES / SAMPLE_RATE  # 0.02 s
 
 
 @dataclass
@@ -76,12 +68,12 @@ class CallAnalyzer:
                                   merge_asr_s=merge_asr_s, pack_s=pack_asr_s)
             for name in speakers
         }
-        self._pool = cf.ThreadPoolExecutor(max_workers=asr_workers, thread_name_prefix="asr") if transcriber else None
-        self._futures: list[tuple[AsrJob, cf.Future]] = []
-        self.max_pending_jobs = max_pending_jobs
+        # the one ASR stage (as in live sessions), on the packed policy: offline throughput
+        self.asr = (AsrStage(transcriber, PackedPolicy(workers=asr_workers, max_pending=max_pending_jobs))
+                    if transcriber is not None else None)
         self.events: list[TurnEvent] = []
         self.frames = 0
-        self._done: list[AsrSpanResult] = []
+        self._done: list[AsrSpanResult] = []  # results handed out by poll_transcripts
 
     def push(self, frame: Frame, *, speech: dict[str, bool] | None = None) -> list[TurnEvent]:
         """One frame of every channel. `speech` overrides the VAD for speakers whose activity is
@@ -103,55 +95,17 @@ class CallAnalyzer:
         return new
 
     def _submit(self, jobs: list[AsrJob]) -> None:
-        if not jobs or self._pool is None:
-            return
-        for job in jobs:
-            offset_s = 0.0 if job.pieces else job.start_s  # packed: words are mapped back in _result
-            self._futures.append((job, self._pool.submit(self.transcriber.transcribe, job.audio, offset_s=offset_s)))
-        if self.max_pending_jobs > 0:
-            # finished jobs become results (their audio is freed); then wait for the oldest
-            done = [(j, f) for j, f in self._futures if f.done()]
-            if done:
-                self._futures = [(j, f) for j, f in self._futures if not f.done()]
-                for j, f in done:
-                    self._done.extend(self._result(j, f))
-            while len(self._futures) > self.max_pending_jobs:
-                job, fut = self._futures.pop(0)
-                self._done.extend(self._result(job, fut))
+        if self.asr is not None:
+            for job in jobs:
+                self.asr.push(job)
 
     def poll_transcripts(self) -> list[AsrSpanResult]:
-        """Finished ASR jobs since the last poll (live captions)."""
-        done, keep = [], []
-        for job, fut in self._futures:
-            (done if fut.done() else keep).append((job, fut))
-        self._futures = keep
-        results = [span for job, fut in done for span in self._result(job, fut)]
+        """Finished ASR jobs since the last poll."""
+        if self.asr is None:
+            return []
+        results = self.asr.poll()
         self._done.extend(results)
         return results
-
-    def _result(self, job: AsrJob, fut: cf.Future) -> list[AsrSpanResult]:
-        """The finished job as spans; a failed packed job is retried piece by piece, so one bad
-        stretch of speech marks only its own turn."""
-        try:
-            transcript = fut.result()
-        except Exception as e:  # one failed chunk marks its turn, never the session
-            log.warning("speech recognition failed for %s %.1f-%.1f s: %s", job.speaker, job.start_s, job.end_s, e)
-            if not job.pieces:
-                return [AsrSpanResult(job.speaker, job.start_s, job.end_s, None, f"{type(e).__name__}: {e}")]
-            return [self._transcribe_piece(job, piece) for piece in job.pieces]
-        if job.pieces and dataclasses.is_dataclass(transcript):
-            transcript = dataclasses.replace(transcript, words=job.to_session(transcript.words))
-        return [AsrSpanResult(job.speaker, job.start_s, job.end_s, transcript)]
-
-    def _transcribe_piece(self, job: AsrJob, piece: tuple[float, float, float]) -> AsrSpanResult:
-        offset, start, dur = piece
-        a = int(round(offset * SAMPLE_RATE))
-        audio = job.audio[a : a + int(round(dur * SAMPLE_RATE))]
-        try:
-            return AsrSpanResult(job.speaker, start, start + dur, self.transcriber.transcribe(audio, offset_s=start))
-        except Exception as e:
-            log.warning("speech recognition failed for %s %.1f-%.1f s: %s", job.speaker, start, start + dur, e)
-            return AsrSpanResult(job.speaker, start, start + dur, None, f"{type(e).__name__}: {e}")
 
     def finish(self) -> CallResult:
         for name, ch in self.channels.items():
@@ -159,10 +113,9 @@ class CallAnalyzer:
             self.events.extend(out.events)
             self._submit(out.jobs)
         spans = list(self._done)
-        spans += [span for job, fut in self._futures for span in self._result(job, fut)]
-        self._futures = []
-        if self._pool:
-            self._pool.shutdown(wait=True)
+        if self.asr is not None:
+            spans += self.asr.flush()
+            self.asr.close()
         spans.sort(key=lambda s: (s.speaker, s.start_s))
         words: dict[str, list[Word]] = {name: [] for name in self.speakers}
         for sp in spans:
@@ -174,7 +127,7 @@ class CallAnalyzer:
             (rec.segment for ch in self.channels.values() for rec in ch.segments), key=lambda s: s.start_s
         )
         return CallResult(
-            duration_s=self.frames * 0.02, channels=self.channels, segments=segments,
+            duration_s=self.frames * FRAME_S, channels=self.channels, segments=segments,
             words=words, asr_spans=spans, events=self.events,
         )
 
@@ -182,6 +135,6 @@ class CallAnalyzer:
         return self
 
     def __exit__(self, *exc):
-        if self._pool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.asr is not None:
+            self.asr.close(cancel=True)
 

@@ -85,7 +85,7 @@ def _get_transcriber(settings: Settings):
         if _loading is not None and _loading[0] == settings.asr:
             _transcriber = _loading[1].result()  # raises what loading raised
         else:
-            from voicetrainer.asr_offline import OfflineTranscriber
+            from voicetrainer.asr.offline import OfflineTranscriber
 
             _transcriber = OfflineTranscriber(settings.asr)
     return _transcriber
@@ -109,7 +109,7 @@ class _Loading:
 
             def load() -> None:
                 try:
-                    from voicetrainer.asr_offline import OfflineTranscriber
+                    from voicetrainer.asr.offline import OfflineTranscriber
 
                     fut.set_result(OfflineTranscriber(settings.asr))
                 except BaseException as e:  # noqa: BLE001 - handed to whoever waits for the model

@@ -20,7 +20,9 @@ from voicetrainer.asr import Transcriber
 from voicetrainer.audio.sources import AudioInfo, FileSource, probe_audio
 from voicetrainer.config import Settings
 from voicetrainer.errors import AudioInputError, printable
+from voicetrainer.report.metrics import Metrics
 from voicetrainer.report.schema import Interruption, Report, Turn, Word
+from voicetrainer.rules import RULES, Rules
 from voicetrainer.session.analyzer import CallAnalyzer, CallResult
 from voicetrainer.session.pipeline import ChannelAnalyzer, VoiceAccumulator, VoiceStats
 from voicetrainer.stream.turns import TurnSpan, build_turns, find_overlaps, response_gaps, silences
@@ -28,8 +30,7 @@ from voicetrainer.stream.turns import TurnSpan, build_turns, find_overlaps, resp
 log = get_logger(__name__)
 
 SESSION_MANIFEST = "session.json"
-BASELINE_MIN_VOICED = 40  # voiced frames (0.8 s) needed for a usable baseline
-LONG_SILENCE_S = 3.0  # silences at least this long are listed as dead air
+BASELINE_MIN_VOICED = RULES.baseline_min_voiced_frames  # voiced frames (0.8 s) needed for a usable baseline
 PROGRESS_EVERY_S = 10.0  # audio seconds between "analysing" progress calls
 SNAP_WORD_S = 0.5  # a turn's first/last word time this close to the VAD bound is moved onto it
 
@@ -190,7 +191,8 @@ def grade(
         if stats.voiced_frames < BASELINE_MIN_VOICED:
             raise AudioInputError("baseline clip has too little voiced speech (need about 1 s)", path=options.baseline)
         baseline = stats
-    report = build_report(call, result, baseline=baseline, clipped_fraction=source.clipped_samples / max(1, source.samples_read * len(call.speakers)))
+    report = build_report(call, result, baseline=baseline, rules=rules_for(options.rubric),
+                          clipped_fraction=source.clipped_samples / max(1, source.samples_read * len(call.speakers)))
     report.outcome, report.outcome_reason = call.meta.get("outcome"), call.meta.get("outcome_reason")
     report.warnings.extend(call.notes)
     if source.nonfinite_samples:
@@ -249,9 +251,10 @@ def _turn_voice(span: TurnSpan, channel: ChannelAnalyzer) -> VoiceAccumulator:
 
 def build_report(
     call: CallInput, result: CallResult, *, baseline: VoiceStats | None = None,
-    clipped_fraction: float = 0.0, latency: dict | None = None,
+    clipped_fraction: float = 0.0, latency: dict | None = None, rules: Rules = RULES,
 ) -> Report:
-    """Turns, interruptions and metrics from what the streaming stages found."""
+    """Turns, interruptions and metrics from what the streaming stages found; `rules`: the
+    thresholds of the rubric the call is graded with (`rules_for`)."""
     warnings: list[str] = []
     two_party = "caller" in call.speakers and "trainee" in call.speakers
     turn_cfg = next(iter(result.channels.values())).tracker.cfg  # the settings the call ran with
@@ -322,25 +325,25 @@ def build_report(
             v = _turn_voice(span, trainee_ch).stats()
             t.calm = calm_score(v, baseline, rate=_syl(v), baseline_rate=_syl(baseline))
             t.calm.pop("baseline", None)
-    metrics = {
-        "trainee_wpm": _r(pace.wpm),
-        "articulation_wpm": _r(pace.articulation_wpm),
-        "trainee_words": pace.words,
-        "trainee_speaking_s": _r(pace.speaking_s, 2),
-        "talk_ratio": _r(talk["trainee"] / (talk["trainee"] + talk["caller"]), 3) if two_party and (talk["trainee"] + talk["caller"]) else None,
-        "mean_response_gap_s": _r(sum(g for _, g in gaps) / len(gaps), 3) if gaps else None,
-        "response_gaps": [{"t_s": round(t.start_s, 3), "gap_s": round(g, 3)} for t, g in gaps],
-        "longest_silence_s": _r(max((b - a for a, b in quiet), default=0.0), 3),
-        "long_silences": [{"start_s": round(a, 3), "duration_s": round(b - a, 3)} for a, b in quiet if b - a >= LONG_SILENCE_S],
-        "interruptions_by_trainee": sum(1 for i in interruptions if i.by == "trainee" and i.kind == "interruption") if two_party else None,
-        "interruptions_by_caller": sum(1 for i in interruptions if i.by == "caller" and i.kind == "interruption") if two_party else None,
-        "backchannels_by_trainee": sum(1 for i in interruptions if i.by == "trainee" and i.kind == "backchannel") if two_party else None,
-        "filler_rate": _r(pace.filler_rate, 2),
-        "fillers": [{"t_s": f.start_s, "word": f.word} for f in pace.fillers],
-        "pauses_in_turns": len(pace.pauses),
-        "mean_pause_s": _r(pace.mean_pause_s, 3),
-        "calm": calm,
-    }
+    metrics = Metrics(
+        trainee_wpm=_r(pace.wpm),
+        articulation_wpm=_r(pace.articulation_wpm),
+        trainee_words=pace.words,
+        trainee_speaking_s=_r(pace.speaking_s, 2),
+        talk_ratio=_r(talk["trainee"] / (talk["trainee"] + talk["caller"]), 3) if two_party and (talk["trainee"] + talk["caller"]) else None,
+        mean_response_gap_s=_r(sum(g for _, g in gaps) / len(gaps), 3) if gaps else None,
+        response_gaps=[{"t_s": round(t.start_s, 3), "gap_s": round(g, 3)} for t, g in gaps],
+        longest_silence_s=_r(max((b - a for a, b in quiet), default=0.0), 3),
+        long_silences=[{"start_s": round(a, 3), "duration_s": round(b - a, 3)} for a, b in quiet if b - a >= rules.long_silence_s],
+        interruptions_by_trainee=sum(1 for i in interruptions if i.by == "trainee" and i.kind == "interruption") if two_party else None,
+        interruptions_by_caller=sum(1 for i in interruptions if i.by == "caller" and i.kind == "interruption") if two_party else None,
+        backchannels_by_trainee=sum(1 for i in interruptions if i.by == "trainee" and i.kind == "backchannel") if two_party else None,
+        filler_rate=_r(pace.filler_rate, 2),
+        fillers=[{"t_s": f.start_s, "word": f.word} for f in pace.fillers],
+        pauses_in_turns=len(pace.pauses),
+        mean_pause_s=_r(pace.mean_pause_s, 3),
+        calm=calm,
+    )
     if clipped_fraction > 0.01:
         warnings.append(f"audio quality: {clipped_fraction:.1%} of samples are clipped; loudness figures are unreliable")
     if call.info.telephone_band:
@@ -350,13 +353,13 @@ def build_report(
     warnings += _session_warnings(call.meta)
     tracks = {name: ch.tracks for name, ch in result.channels.items()}
     # recovery after escalation (caller voice rises here; practice sessions redo it with mood events)
-    metrics["recovery"] = analyze_recovery(tracks=tracks, turns=turns, baseline=calm["baseline"],
-                                           duration_s=call.info.duration_s)
+    metrics.recovery = analyze_recovery(tracks=tracks, turns=turns, baseline=calm["baseline"],
+                                        duration_s=call.info.duration_s)
     return Report(
         duration_s=round(call.info.duration_s, 3),
         turns=turns,
         interruptions=interruptions,
-        metrics=metrics,
+        metrics=metrics.to_dict(),
         latency=latency,
         source={
             "input": printable(call.path),
@@ -414,6 +417,13 @@ def _syl(v: VoiceStats) -> float | None:
 
 def _r(x, nd: int = 1):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), nd)
+
+
+def rules_for(rubric: str | None) -> Rules:
+    """The shared thresholds as the rubric `rubric` (None: the shipped one) sets them."""
+    from voicetrainer.analysis.rubric import load_rubric
+
+    return Rules.from_thresholds(load_rubric(rubric).thresholds)
 
 
 def _score_skills(report: Report, call: CallInput, options: GradeOptions) -> None:

@@ -10,82 +10,22 @@ and only per-segment summaries (the event list) grow with the length of the call
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from voicetrainer.asr.stage import AsrJob  # noqa: F401  (re-exported)
 from voicetrainer.audio.frames import rms_dbfs
-from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings
-from voicetrainer.report.schema import Word
-from voicetrainer.stream.features import Histogram, PitchPoint, PitchTracker, hz_to_semitones
+from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, TRACK_BUCKET_S, Settings
+from voicetrainer.types import VoiceStats  # noqa: F401  (re-exported)
+from voicetrainer.stream.ring import AudioRing  # noqa: F401  (re-exported)
+from voicetrainer.stream.features import Histogram, PitchPoint, PitchTracker, hz_to_semitones, semitones_to_hz
 from voicetrainer.stream.turns import EventKind, Segment, SpeakerTracker, TurnEvent
 from voicetrainer.stream.vad import EnergyVad
 
-TRACK_BUCKET_S = 0.25  # plot tracks: one point per 250 ms
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE  # 0.02 s
 NUCLEUS_DB = 3.0  # a syllable nucleus is a loudness peak this far above the dips around it
-
-
-class AudioRing:
-    """The last `capacity_s` seconds of one channel, addressable by session time."""
-
-    def __init__(self, capacity_s: float):
-        self.capacity = int(capacity_s * SAMPLE_RATE)
-        self._buf = np.zeros(self.capacity, dtype=np.float32)
-        self._written = 0  # total samples ever written
-
-    def write(self, samples: np.ndarray) -> None:
-        n = len(samples)
-        pos = self._written % self.capacity
-        first = min(n, self.capacity - pos)
-        self._buf[pos : pos + first] = samples[:first]
-        if first < n:
-            self._buf[: n - first] = samples[first:]
-        self._written += n
-
-    @property
-    def end_s(self) -> float:
-        return self._written / SAMPLE_RATE
-
-    @property
-    def start_s(self) -> float:
-        return max(0, self._written - self.capacity) / SAMPLE_RATE
-
-    def read(self, start_s: float, end_s: float) -> np.ndarray:
-        """A copy of [start_s, end_s), clipped to what the ring still holds."""
-        a = max(int(round(start_s * SAMPLE_RATE)), self._written - self.capacity, 0)
-        b = min(int(round(end_s * SAMPLE_RATE)), self._written)
-        if b <= a:
-            return np.zeros(0, dtype=np.float32)
-        ia, ib = a % self.capacity, b % self.capacity
-        if ia < ib or (ib == 0 and b > a):
-            return self._buf[ia : ib or self.capacity].copy()
-        return np.concatenate([self._buf[ia:], self._buf[:ib]])
-
-
-@dataclass
-class VoiceStats:
-    """Voice figures of a stretch of speech (a segment, a turn, a call or a baseline clip).
-
-    Pitch in Hertz and semitones (re 100 Hz), loudness in dBFS over speech frames, spectral
-    tilt in dB (high over low band), and speech seconds.
-    """
-
-    pitch_median_hz: float = math.nan
-    pitch_sd_semitones: float = math.nan
-    pitch_range_semitones: float = math.nan  # 90th - 10th percentile
-    loudness_dbfs: float = math.nan
-    loudness_sd_db: float = math.nan
-    tilt_db: float = math.nan
-    voiced_frames: int = 0
-    speech_s: float = 0.0
-    syllable_rate: float = math.nan  # loudness peaks (syllable nuclei) per second of speech
-
-    def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else (round(v, 2) if isinstance(v, float) else v))
-                for k, v in self.__dict__.items()}
 
 
 class VoiceAccumulator:
@@ -116,7 +56,7 @@ class VoiceAccumulator:
         p = self.pitch
         med = p.quantile(0.5)
         return VoiceStats(
-            pitch_median_hz=float(100.0 * 2 ** (med / 12)) if p.n else math.nan,
+            pitch_median_hz=semitones_to_hz(med) if p.n else math.nan,
             pitch_sd_semitones=p.sd,
             pitch_range_semitones=(p.quantile(0.9) - p.quantile(0.1)) if p.n else math.nan,
             loudness_dbfs=self.loud.mean,
@@ -134,55 +74,6 @@ class SegmentRecord:
 
     segment: Segment
     voice: VoiceAccumulator
-
-
-@dataclass
-class AsrJob:
-    """Audio of finished speech for the ASR worker.
-
-    A packed job (offline grading) holds several stretches of speech cut out of the call and
-    joined with short silences, so one 30 s Whisper window carries up to ~28 s of speech instead
-    of one short turn; `pieces` maps job time back to session time.
-
-    Attributes:
-        start_s: session time of audio[0] (of the first piece when packed).
-        pieces: packed only: (offset in `audio` in seconds, session start in seconds, duration
-            in seconds) per piece, in order; empty for a contiguous job.
-    """
-
-    speaker: str
-    start_s: float  # session time of audio[0]
-    audio: np.ndarray
-    final: bool = True  # False for an incremental (partial) transcription of a growing turn
-    pieces: tuple[tuple[float, float, float], ...] = ()
-
-    @property
-    def end_s(self) -> float:
-        """Session time of the end of the (last piece of) audio."""
-        if self.pieces:
-            _, start, dur = self.pieces[-1]
-            return start + dur
-        return self.start_s + len(self.audio) / SAMPLE_RATE
-
-    def to_session(self, words: list[Word]) -> list[Word]:
-        """Words timed on a packed job's audio (offset 0) -> the same words on the session clock.
-
-        Each word goes to the piece nearest its midpoint and is clamped into it.
-        """
-        if not self.pieces:
-            return words
-        offsets = [off for off, _, _ in self.pieces]
-        out = []
-        for w in words:
-            mid = (w.start_s + w.end_s) / 2
-            i = max(0, bisect.bisect_right(offsets, mid) - 1)
-            off, start, dur = self.pieces[i]
-            if i + 1 < len(self.pieces) and mid - (off + dur) > offsets[i + 1] - mid:
-                off, start, dur = self.pieces[i + 1]
-            a = start + min(max(w.start_s - off, 0.0), dur)
-            b = start + min(max(w.end_s - off, 0.0), dur)
-            out.append(Word(w.word, round(a, 3), round(max(a, b), 3), w.probability))
-        return out
 
 
 @dataclass
@@ -418,7 +309,7 @@ class ChannelAnalyzer:
         if self._bucket or self._bucket_loud:
             self.tracks["t_s"].append(round(self._bucket_end - TRACK_BUCKET_S / 2, 3))
             self.tracks["pitch_hz"].append(
-                round(float(100 * 2 ** (np.median(self._bucket) / 12)), 1) if self._bucket else None
+                round(semitones_to_hz(float(np.median(self._bucket))), 1) if self._bucket else None
             )
             self.tracks["loudness_dbfs"].append(
                 round(float(np.mean(self._bucket_loud)), 1) if self._bucket_loud else None

@@ -25,6 +25,7 @@ from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings, user_data_
 from voicetrainer.persona.dialog import fmt_time
 from voicetrainer.errors import VoiceTrainerError
 from voicetrainer.report.schema import Report
+from voicetrainer.rules import RULES
 from voicetrainer.session.live import LiveOptions, LiveSession, LiveUpdate
 from voicetrainer.session.pipeline import VoiceStats
 
@@ -120,7 +121,7 @@ def save_baseline(trainee: str, stats: VoiceStats, settings: Settings | None = N
 BASELINE_SENTENCE = (
     "Thank you for calling. My name is Alex, and I will be glad to help you with your account today."
 )
-MIN_BASELINE_VOICED_FRAMES = 40  # 0.8 s of voiced 20 ms frames: less is not a voice worth comparing with
+MIN_BASELINE_VOICED_FRAMES = RULES.baseline_min_voiced_frames  # 0.8 s of voiced frames: less is not a voice worth comparing with
 
 
 def record_baseline(
@@ -192,7 +193,7 @@ def run_call(
     from voicetrainer.analysis.recovery import report_recovery
     from voicetrainer.audio.recorder import SessionRecorder
     from voicetrainer.session.batch import write_outputs
-    from voicetrainer.session.grader import GradeOptions, _score_skills, build_report, resolve_input
+    from voicetrainer.session.grader import GradeOptions, _score_skills, build_report, resolve_input, rules_for
 
     from voicetrainer.asr import caption_recogniser
 
@@ -205,11 +206,12 @@ def run_call(
         "facts": list(persona.scenario.facts), "mode": "live" if realtime else "simulated",
     }
     opts = options or LiveOptions(realtime=realtime)
+    rules = rules_for(setup.rubric)  # one set of thresholds: live nudges, report, rubric
     with SessionRecorder(session_dir, meta=meta) as recorder:
         session = LiveSession(
             mind=mind, voice=VoiceBank(cache), player=player, recorder=recorder, transcriber=transcriber,
             settings=settings, options=opts, now_s=now_s, on_update=on_update, baseline=baseline,
-            caption_transcriber=caption_transcriber,
+            caption_transcriber=caption_transcriber, rules=rules,
         )
         if on_session:
             on_session(session)
@@ -221,23 +223,23 @@ def run_call(
             error = e
             out = session.finish()
         stats = device_stats() if device_stats else {}
-        status = "aborted" if (error or out["aborted"] and "ended by the trainee" not in (out["aborted"] or "")) else "complete"
-        outcome, outcome_reason = call_outcome(mind, out["aborted"])
+        status = "aborted" if (error or out.aborted and "ended by the trainee" not in (out.aborted or "")) else "complete"
+        outcome, outcome_reason = call_outcome(mind, out.aborted)
         recorder.close(status, outcome=outcome, outcome_reason=outcome_reason, audio_faults=stats,
-                       **({"error": str(error)} if error else {}), **({"note": out["aborted"]} if out["aborted"] else {}))
+                       **({"error": str(error)} if error else {}), **({"note": out.aborted} if out.aborted else {}))
     call = resolve_input(session_dir)
-    call.caller_lines = out["caller_lines"]
+    call.caller_lines = out.caller_lines
     try:
-        report = build_report(call, out["result"], baseline=baseline, latency=out["latency"])
+        report = build_report(call, out.result, baseline=baseline, latency=out.latency.to_dict(), rules=rules)
     except VoiceTrainerError:
         if error is not None:  # e.g. the disk filled before the trainee spoke: that is the news
             raise error from None
         raise
-    report.events = list(out["events"])
+    report.events = list(out.events)
     report.metrics["recovery"] = report_recovery(report)  # escalations from the dialog's mood now
     report.source.update(persona=persona.id, trainee=setup.trainee, outcome=outcome, status=status)
     report.outcome, report.outcome_reason = outcome, outcome_reason
-    skipped = [e for e in out["events"] if e.get("type") == "tts_skipped"]
+    skipped = [e for e in out.events if e.get("type") == "tts_skipped"]
     if skipped:
         report.warnings.append(f"{len(skipped)} caller line(s) could not be synthesised and were skipped")
     if error:

@@ -22,13 +22,23 @@ TILT_HIGH_HZ = 4000.0
 TILT_LOW_HZ = 80.0
 
 
-def hz_to_semitones(f_hz: np.ndarray | float) -> np.ndarray | float:
-    """Semitones relative to 100 Hz (NaN stays NaN)."""
-    return 12.0 * np.log2(np.asarray(f_hz, dtype=np.float64) / REF_HZ)
+def hz_to_semitones(f_hz: np.ndarray | float | None) -> np.ndarray | float:
+    """Semitones relative to 100 Hz: the one conversion every module uses (NaN, None and
+    non-positive frequencies give NaN). A difference of two is the interval between them."""
+    if f_hz is None:
+        return math.nan
+    if isinstance(f_hz, (float, int, np.floating)):  # the per-frame path: no array overhead
+        return 12.0 * math.log2(f_hz / REF_HZ) if f_hz > 0 else math.nan
+    f = np.asarray(f_hz, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        st = np.where(f > 0, 12.0 * np.log2(np.where(f > 0, f, 1.0) / REF_HZ), np.nan)
+    return float(st) if st.ndim == 0 else st
 
 
 def semitones_to_hz(st: np.ndarray | float) -> np.ndarray | float:
-    return REF_HZ * 2.0 ** (np.asarray(st, dtype=np.float64) / 12.0)
+    """The inverse of `hz_to_semitones` (NaN stays NaN)."""
+    hz = REF_HZ * 2.0 ** (np.asarray(st, dtype=np.float64) / 12.0)
+    return float(hz) if hz.ndim == 0 else hz
 
 
 def _check_yin(sr: int, fmin: float, fmax: float, frame_length: int, window: int) -> tuple[int, int]:

@@ -108,7 +108,23 @@ class CallJob(_Published):
 
     @property
     def active(self) -> bool:
-        return self.state in ("preparing", "running", "finishing")
+        with self._lock:
+            return self.state in ("preparing", "running", "finishing")
+
+    def _set(self, state: str | None = None, status: str | None = None, *, error: str | None = None,
+             only_from: tuple[str, ...] = ()) -> bool:
+        """Change state/status/error together under the lock; with `only_from`, only when the
+        state is one of those (check and change are one step). True when changed."""
+        with self._lock:
+            if only_from and self.state not in only_from:
+                return False
+            if state is not None:
+                self.state = state
+            if status is not None:
+                self.status = status
+            if error is not None:
+                self.error = error
+            return True
 
     def start(self) -> "CallJob":
         self.thread.start()
@@ -121,8 +137,7 @@ class CallJob(_Published):
             session = self._session
         if session is not None:
             session.request_stop("ended by the trainee (End call)")
-        if self.state == "running":
-            self.status = "ending the call"
+        if self._set(status="ending the call", only_from=("running",)):
             self._publish()
 
     # ------------------------------------------------------------------ the thread
@@ -132,7 +147,7 @@ class CallJob(_Published):
             stop = self._stop.is_set()
         if stop:
             session.request_stop("ended by the trainee (End call)")
-        self.state, self.status = "running", "call in progress"
+        self._set("running", "call in progress", only_from=("preparing",))
         self._publish()
 
     def _on_update(self, u) -> None:
@@ -148,8 +163,8 @@ class CallJob(_Published):
             self.captions.extend(new)
             self.captions.sort(key=lambda c: c["t_s"])
             self.update = d
-        if u.ended and self.state == "running":
-            self.state, self.status = "finishing", "writing your report"
+        if u.ended:
+            self._set("finishing", "writing your report", only_from=("running",))
         self._publish()
 
     def _run(self) -> None:
@@ -178,19 +193,20 @@ class CallJob(_Published):
                 report, _ = practice(setup, self.settings, device_in=req.device_in, device_out=req.device_out,
                                      transcriber=transcriber, baseline=self._baseline, prepared=prepared,
                                      on_update=self._on_update, on_session=self._on_session)
-            self.overall = report.overall
             from voicetrainer.report.schema import OUTCOME_LABELS
 
+            with self._lock:
+                self.overall = report.overall
             ended = OUTCOME_LABELS.get(report.outcome or "", "")
-            self.state, self.status = "done", f"report ready ({ended})" if ended else "report ready"
+            self._set("done", f"report ready ({ended})" if ended else "report ready")
         except _Cancelled:
-            self.state, self.status, self.error = "failed", "cancelled", "the call was ended before it started"
+            self._set("failed", "cancelled", error="the call was ended before it started")
         except VoiceTrainerError as e:
             log.warning("web call failed: %s", e)
-            self.state, self.status, self.error = "failed", "failed", str(e)
+            self._set("failed", "failed", error=str(e))
         except Exception as e:  # the thread must always leave a state the page can show
             log.exception("web call failed")
-            self.state, self.status, self.error = "failed", "failed", f"internal error: {type(e).__name__}: {e}"
+            self._set("failed", "failed", error=f"internal error: {type(e).__name__}: {e}")
         finally:
             self._publish()
 
@@ -261,7 +277,8 @@ class BatchJob(_Published):
 
     @property
     def active(self) -> bool:
-        return self.state == "running"
+        with self._lock:
+            return self.state == "running"
 
     def start(self) -> "BatchJob":
         self.thread.start()
@@ -285,10 +302,12 @@ class BatchJob(_Published):
                         it.href = printable(os.path.relpath(page, self.out_dir)) if page else None
                 self._publish()
             self._write_index(tasks)
-            self.state = "done"
+            with self._lock:
+                self.state = "done"
         except Exception as e:  # noqa: BLE001 - shown on the page; grade_many already isolates files
             log.exception("batch grading failed")
-            self.state, self.error = "failed", f"{type(e).__name__}: {e}"
+            with self._lock:
+                self.state, self.error = "failed", f"{type(e).__name__}: {e}"
         finally:
             self._publish()
 

@@ -322,24 +322,13 @@ def devices() -> dict:
 
 
 def calm_page_data() -> tuple[list[dict], list[tuple[str, str, str]]]:
-    """Breathing patterns (voicetrainer.calm.breathe, when installed) and the headset calm tools."""
-    try:
-        from voicetrainer.calm.breathe import PATTERNS
-    except ImportError:
-        return [{"name": "slow", "description": "slow breathing: in 4, out 6 (6 breaths/min)",
-                 "phases": [{"name": "inhale", "label": "Breathe in", "duration_s": 4.0},
-                            {"name": "exhale", "label": "Breathe out", "duration_s": 6.0}]}], []
-    from voicetrainer.calm.breathe import PHASE_LABELS
+    """Breathing patterns (voicetrainer.calm.breathe) and the headset calm tools."""
+    from voicetrainer.calm.breathe import PATTERNS, PHASE_LABELS
 
     patterns = [{"name": p.name, "description": p.description,
                  "phases": [{"name": ph.name, "label": PHASE_LABELS.get(ph.name, ph.name), "duration_s": ph.duration_s}
                             for ph in p.phases]} for p in PATTERNS.values()]
-    tools = [("Breathing pacer with sound cues on the headset", "in a terminal", "voicetrainer calm breathe")]
-    try:
-        import voicetrainer.calm.drill  # noqa: F401
-
-        tools.append(("Calm drill", "answer provocations in one sentence; your vocal calm is scored against "
-                      "your baseline", "voicetrainer calm drill"))
-    except ImportError:
-        pass
+    tools = [("Breathing pacer with sound cues on the headset", "in a terminal", "voicetrainer calm breathe"),
+             ("Calm drill", "answer provocations in one sentence; your vocal calm is scored against your baseline",
+              "voicetrainer calm drill")]
     return patterns, tools

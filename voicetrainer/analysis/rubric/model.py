@@ -19,9 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from voicetrainer import get_logger
-from voicetrainer.analysis.pacing import WPM_BAND
 from voicetrainer.errors import ConfigError
 from voicetrainer.report.schema import SKILLS
+from voicetrainer.rules import RULES
 
 log = get_logger(__name__)
 
@@ -126,10 +126,10 @@ class Thresholds:
         calm_turn_steady: per-turn vocal calm at least this is a steady turn.
     """
 
-    wpm_min: float = WPM_BAND[0]
-    wpm_max: float = WPM_BAND[1]
+    wpm_min: float = RULES.wpm_min  # defaults: voicetrainer/rules.py, shared with live and plots
+    wpm_max: float = RULES.wpm_max
     pace_min_words: int = 6
-    long_silence_s: float = 3.0
+    long_silence_s: float = RULES.long_silence_s
     quick_reply_s: float = 0.2
     filler_rate_max: float = 4.0
     calm_turn_min: float = 55.0
@@ -238,10 +238,10 @@ class _EngagementIn(_Strict):
 
 
 class _ThresholdsIn(_Strict):
-    wpm_min: float = Field(default=WPM_BAND[0], gt=0)
-    wpm_max: float = Field(default=WPM_BAND[1], gt=0)
+    wpm_min: float = Field(default=RULES.wpm_min, gt=0)
+    wpm_max: float = Field(default=RULES.wpm_max, gt=0)
     pace_min_words: int = Field(default=6, ge=1)
-    long_silence_s: float = Field(default=3.0, gt=0)
+    long_silence_s: float = Field(default=RULES.long_silence_s, gt=0)
     quick_reply_s: float = Field(default=0.2, ge=0)
     filler_rate_max: float = Field(default=4.0, ge=0)
     calm_turn_min: float = Field(default=55.0, ge=0, le=100)

@@ -8,7 +8,6 @@ points at any other faster-whisper model folder. Models are loaded once per proc
 from __future__ import annotations
 
 import dataclasses
-
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 from voicetrainer import get_logger
 from voicetrainer.config import SAMPLE_RATE, AsrConfig
 from voicetrainer.errors import ModelError
-from voicetrainer.report.schema import Word
+from voicetrainer.types import Word
 
 log = get_logger(__name__)
 

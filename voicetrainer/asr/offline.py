@@ -20,7 +20,7 @@ import threading
 import numpy as np
 
 from voicetrainer import get_logger
-from voicetrainer.asr import FULL_WINDOW_S, WhisperTranscriber, _short_window_class, resolve_model_path
+from voicetrainer.asr.whisper import FULL_WINDOW_S, WhisperTranscriber, _short_window_class, resolve_model_path
 from voicetrainer.config import AsrConfig
 from voicetrainer.errors import ModelError
 
