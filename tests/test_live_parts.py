@@ -82,3 +82,19 @@ def test_the_observation_hears_the_whole_turn_against_the_baseline():
     assert abs(obs.pitch_rise_semitones - 12.0) < 0.2 and abs(obs.loudness_rise_db - 5.0) < 0.2
     assert obs.interrupted_caller and obs.wpm == words_per_minute(words) == 3 / 1.0 * 60
     assert observation(t_s=1.0, silence_s=4.0).pitch_rise_semitones is None
+
+
+def test_the_live_observation_hears_a_rising_end_of_turn_from_the_pitch_track():
+    """The caller's mind is told when the trainee's pitch rose at the end of the turn (a question
+    asked without a question word): read from the channel's 250 ms pitch track."""
+    from voicetrainer.session.observe import observation, turn_rising_end
+
+    t = [round(0.125 + 0.25 * k, 3) for k in range(12)]  # a 3 s turn
+    flat = {"t_s": t, "pitch_hz": [120.0] * 12}
+    rise = {"t_s": t, "pitch_hz": [120.0] * 8 + [None, 150.0, 165.0, 175.0]}  # about +6 semitones at the end
+    fall = {"t_s": t, "pitch_hz": [150.0] * 8 + [130.0, 115.0, 105.0, 100.0]}
+    assert turn_rising_end(rise, 0.0, 3.0) is True
+    assert turn_rising_end(flat, 0.0, 3.0) is False and turn_rising_end(fall, 0.0, 3.0) is False
+    assert turn_rising_end({"t_s": t, "pitch_hz": [None] * 12}, 0.0, 3.0) is None  # no voice: unknown
+    assert turn_rising_end(rise, 10.0, 12.0) is None  # nothing in that turn
+    assert observation(text="the account number", t_s=3.0, rising=True).rising_end is True

@@ -37,7 +37,7 @@ from voicetrainer.session.analyzer import CallAnalyzer
 from voicetrainer.session.caller_voice import CallerVoice
 from voicetrainer.session.live_types import CallerMind, LiveLatency, LiveOptions, LiveResult, LiveUpdate
 from voicetrainer.session.nudges import Nudges
-from voicetrainer.session.observe import observation, turn_voice, words_per_minute
+from voicetrainer.session.observe import observation, turn_rising_end, turn_voice, words_per_minute
 from voicetrainer.stream.turns import EventKind, VoiceState
 from voicetrainer.types import VoiceStats, Word
 
@@ -240,7 +240,8 @@ class LiveSession:
         self.trainee_words.extend(words)
         ch = self.analyzer.channels["trainee"]
         obs = observation(text=text, words=words, t_s=end_s, voice=turn_voice(ch.segments, start_s),
-                          baseline=self.baseline, interrupted=self._interrupted_in_turn)
+                          baseline=self.baseline, interrupted=self._interrupted_in_turn,
+                          rising=turn_rising_end(ch.tracks, start_s, end_s))
         self._interrupted_in_turn = False
         self._caption("trainee", start_s, text)
         self._emit({"type": "trainee_turn", "start_s": round(start_s, 3), "end_s": round(end_s, 3), "text": text, **asr})

@@ -6,6 +6,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
+from voicetrainer.analysis.prosody import rising_end
+from voicetrainer.config import TRACK_BUCKET_S
 from voicetrainer.persona.dialog import TraineeObservation
 from voicetrainer.session.pipeline import SegmentRecord, VoiceAccumulator
 from voicetrainer.stream.features import hz_to_semitones
@@ -30,9 +34,24 @@ def turn_voice(segments: Sequence[SegmentRecord], start_s: float) -> VoiceStats 
     return acc.stats()
 
 
+RISE_TAIL_S = 0.75  # the end of a turn compared with the rest, on the 250 ms pitch track
+RISE_MIN_POINTS = 2  # voiced track points needed in the tail and in the rest
+
+
+def turn_rising_end(tracks: dict, start_s: float, end_s: float) -> bool | None:
+    """Whether the trainee's pitch rose at the end of the turn `start_s`..`end_s` (a question said
+    without a question word), from the channel's pitch track; None when there is too little voice."""
+    ts, hz = tracks.get("t_s") or [], tracks.get("pitch_hz") or []
+    pitch = [h if h is not None else math.nan for t, h in zip(ts, hz) if start_s - 1e-6 <= t <= end_s + 1e-6]
+    if not pitch:
+        return None
+    return rising_end(np.asarray(pitch, dtype=float), frame_s=TRACK_BUCKET_S, tail_s=RISE_TAIL_S,
+                      min_voiced_frames=RISE_MIN_POINTS)
+
+
 def observation(*, text: str = "", words: Sequence[Word] = (), t_s: float, voice: VoiceStats | None = None,
                 baseline: VoiceStats | None = None, interrupted: bool = False,
-                silence_s: float = 0.0) -> TraineeObservation:
+                silence_s: float = 0.0, rising: bool | None = None) -> TraineeObservation:
     pitch_rise = loud_rise = None
     if voice and baseline and voice.voiced_frames and baseline.voiced_frames:
         pitch_rise = float(hz_to_semitones(voice.pitch_median_hz) - hz_to_semitones(baseline.pitch_median_hz))
@@ -42,4 +61,5 @@ def observation(*, text: str = "", words: Sequence[Word] = (), t_s: float, voice
     return TraineeObservation(
         text=text, t_s=t_s, words=list(words), interrupted_caller=interrupted, silence_s=silence_s,
         pitch_rise_semitones=pitch_rise, loudness_rise_db=loud_rise, wpm=words_per_minute(words),
+        rising_end=rising,
     )
