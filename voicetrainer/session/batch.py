@@ -298,11 +298,11 @@ def grade_one(task: GradeTask, settings: Settings, *, index: int = -1, progress:
 # ----------------------------------------------------------------------------- many files
 
 def auto_jobs(cores: int | None = None) -> int:
-    """Grading processes that use `cores` best: one process already keeps two cores busy (its
-    two channels are recognised at once), so one process per two cores (scripts/bench.py
-    measures 1, 2 and this against each other)."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, cores // OFFLINE_ASR_WORKERS)
+    """Grading processes that use `cores` best: one per core, each recognising on one thread
+    (`fit_to_cores`: processes x ASR threads = cores). scripts/bench.py (t) measures 1, 2 and
+    this against each other; on an idle 2-core machine 2 processes graded 66 audio hours an hour
+    against 59-60 for one process with 2 threads (two runs, 2026-11-29)."""
+    return max(1, cores or os.cpu_count() or 1)
 
 
 def fit_to_cores(tasks: list[GradeTask], settings: Settings, jobs: int, cores: int | None = None
