@@ -130,6 +130,22 @@ class RenderCache:
         y, sr = sf.read(path, dtype="float32")
         sf.write(path, phone_line(y, sr=sr, seed=text_seed(text)), sr, subtype="PCM_16", format="WAV")
 
+    def warm(self, persona) -> None:
+        """Load the speech engine of ``persona``'s voice now, by rendering a short phrase to a
+        scratch file: lines made during the call (the agent's name, a promise repeated back) are
+        rendered on demand, and a neural engine's first render also loads its model (seconds).
+        Best effort: a failure here shows again, and is handled, when a line is rendered."""
+        import tempfile
+
+        from .tts import voice_for_mood
+
+        voice = voice_for_mood(persona.voice, persona.temperament.start_anger)
+        with tempfile.TemporaryDirectory(prefix="vt-warm-") as tmp:
+            try:
+                self.backend.render("Okay.", voice, Path(tmp) / "warm.wav")
+            except TTSError as e:
+                log.debug("warming the voice of %s: %s", persona.id, e)
+
     def prefill(self, persona, *, progress: Callable[[int, int], None] | None = None) -> PrefillResult:
         """Render every line of ``persona`` in every voice the dialog engine can use for it
         (see ``voicetrainer.persona.dialog.planned_renders``). Failures are collected, not

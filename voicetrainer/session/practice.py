@@ -171,6 +171,8 @@ def prepare(setup: CallSetup, settings: Settings, *, tts_backend=None, progress:
                         phone_line=setup.phone_line)  # fmt: skip
     t0 = time.perf_counter()
     res = cache.prefill(persona, progress=progress)
+    if not getattr(res, "rendered", 1) and hasattr(cache, "warm"):
+        cache.warm(persona)  # all lines came from disk: load the engine before the call, not at its first new line
     failed = getattr(res, "failed", None)
     if failed:
         log.warning("%d caller line(s) could not be synthesised and will be skipped", len(failed))
