@@ -305,3 +305,11 @@ def test_silence_grows_in_words(gym):
     texts = [t.caller for t in chat(patient, [""] * 6).turns]
     assert len(set(texts)) == 6 and all(t.situation == "silence" for t in chat(patient, [""] * 6).turns)
     assert any("seconds" in t for t in texts)  # templated with the time waited
+
+
+@pytest.mark.parametrize("question", ["Did you see the game last night?", "Have you tried the new pizza place downtown?"])
+def test_a_small_talk_question_is_off_topic_not_a_question_for_the_facts(gym, question):
+    """A question about nothing in the call gets "what?" (clarify), not "I don't know" and not
+    the calming credit of a clarifying question."""
+    turn = ask(gym, question)
+    assert turn.situation == "clarify", (turn.situation, turn.caller, turn.reason)

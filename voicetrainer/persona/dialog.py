@@ -195,6 +195,7 @@ class DialogEngine:
         moves = detect_moves(obs.text, words=list(obs.words) or None, facts=self.persona.scenario.facts,
                              phrases=self.phrases)  # fmt: skip
         heard = hear(obs, moves, self.book, self.answered, self._vocabulary)
+        moves = heard.moves  # without questions heard as off topic
         if heard.wrong:  # a fact read back wrongly is not a repeat-back
             moves = [m for m in moves if m.kind != "repeat_back"]
         kinds_now = {m.kind for m in moves}

@@ -72,6 +72,12 @@ def hear(obs: TraineeObservation, moves: list[Move], book: LineBook, answered: d
                 special = ("what_happened",)  # "Could you give me some details?": tell the story
             elif kinds_in & OFFER_KINDS:
                 continue  # "Would you like me to refund it today?" is an offer, not a question for a fact
+            elif not re.search(r"\byour\b", q, re.I) and content_kind(q, has_moves=False, vocabulary=vocabulary) == "off_topic":
+                # "Did you see the game last night?" asks nothing about the call: off topic (clarify),
+                # neither "I don't know" nor a clarifying question that calms the caller
+                heard.moves = [m for m in heard.moves
+                               if not (m.kind == "clarifying_question" and start <= m.start_char < start + len(q))]
+                continue
         heard.questions.append(Asked(q, special, matches))
         found = ", ".join(f"{m.fact.text!r} ({m.why})" for m in matches) or ", ".join(special) or "no fact"
         heard.notes.append(f"question {q!r} -> {found}" + (" (rising end)" if obs.rising_end else ""))
@@ -82,7 +88,7 @@ def hear(obs: TraineeObservation, moves: list[Move], book: LineBook, answered: d
     if heard.repeated:
         heard.notes.append(f"asked again: {', '.join(repr(r) for r in heard.repeated)}")
     understood = bool(heard.wrong) or any(a.matches or a.special for a in heard.questions)
-    heard.content = content_kind(text, has_moves=bool(moves) or understood, vocabulary=vocabulary)
+    heard.content = content_kind(text, has_moves=bool(heard.moves) or understood, vocabulary=vocabulary)
     if heard.questions and heard.content == "contentless":
         heard.content = None
     if heard.content:
