@@ -16,16 +16,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+# the number words the move detector reads, one table for both
+from voicetrainer.analysis.language.numbers import _SCALES, _TENS, _UNITS
+
 # ----------------------------------------------------------------------------- words and numbers
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:[.,:/-][0-9]+)*(?:'[a-z]+)?|\$|£|€|@", re.IGNORECASE)
-_UNITS = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}  # fmt: skip
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-_SCALES = {"hundred": 100, "thousand": 1000}
 _ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
