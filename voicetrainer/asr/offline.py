@@ -28,10 +28,10 @@ log = get_logger(__name__)
 
 TAIL_S = 1.0  # silence the encoder sees after the speech
 MIN_WINDOW_S = 15.0  # the encoder sees at least this much (short jobs: Whisper is less sure below)
-# encoder windows are rounded up to a multiple of this many mel frames (2.5 s): a handful of input
+# encoder windows are rounded up to a multiple of this many mel frames (5 s): a handful of input
 # shapes instead of one per job length, so CTranslate2's allocator cache stays bounded (with one
 # shape per job, peak memory grew with the call: 720 MB on a 1-hour call against 562 MB)
-WINDOW_STEP_FRAMES = 250
+WINDOW_STEP_FRAMES = 500
 
 _local = threading.local()  # .full: this thread's current call encodes the full 30 s window
 _models: dict[tuple, object] = {}
