@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 # the number words the move detector reads, one table for both
-from voicetrainer.analysis.language.numbers import _SCALES, _TENS, _UNITS
+from voicetrainer.analysis.language.numbers import _SCALES, _TENS, _UNITS, chunk_values, number_word
 
 # ----------------------------------------------------------------------------- words and numbers
 
@@ -82,28 +82,10 @@ def content_stems(text: str) -> set[str]:
 
 
 def _chunks(words: list[str]) -> list[int]:
-    """Spoken number words -> numbers: "forty four seventy one" -> [44, 71]; "four four seven one"
-    -> [4, 4, 7, 1]; "four thousand eight hundred" -> [4800]."""
-    values: list[int] = []
-    total = current = 0
-    last = None
-    for w in words:
-        if w in _SCALES:
-            current = max(current, 1) * _SCALES[w]
-            if _SCALES[w] >= 1000:
-                total, current = total + current, 0
-            last = "scale"
-            continue
-        v = _ORDINALS.get(w, _UNITS.get(w, _TENS.get(w, 0)))
-        kind = "tens" if w in _TENS or v in (20, 30) and w in _ORDINALS else ("teen" if v >= 10 else "unit")
-        if last in ("unit", "teen") or (last == "tens" and kind != "unit"):
-            values.append(total + current)
-            total = current = 0
-        current += v
-        last = kind
-    if last is not None:
-        values.append(total + current)
-    return values
+    """Spoken number words (ordinals too) -> numbers: "forty four seventy one" -> [44, 71]; "four
+    four seven one" -> [4, 4, 7, 1]; "four thousand eight hundred" -> [4800]. The move detector's
+    chunking, on cardinal words."""
+    return chunk_values([number_word(w) or w for w in words])
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ _SCALES = {"hundred": 100, "thousand": 1000}
 _ORDINALS = {
     "first": "one", "second": "two", "third": "three", "fourth": "four", "fifth": "five", "sixth": "six",
     "seventh": "seven", "eighth": "eight", "ninth": "nine", "tenth": "ten", "eleventh": "eleven",
-    "twelfth": "twelve", "thirteenth": "thirteen", "fifteenth": "fifteen", "twentieth": "twenty",
+    "twelfth": "twelve", "thirteenth": "thirteen", "fourteenth": "fourteen", "fifteenth": "fifteen",
+    "sixteenth": "sixteen", "seventeenth": "seventeen", "eighteenth": "eighteen", "nineteenth": "nineteen",
+    "twentieth": "twenty",
     "thirtieth": "thirty",
 }  # fmt: skip
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?", re.IGNORECASE)
