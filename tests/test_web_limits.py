@@ -138,3 +138,15 @@ def test_200_concurrent_requests_are_all_answered_within_10_s(server):
     elapsed = time.monotonic() - t0
     assert statuses == [200] * 200, [s for s in statuses if s != 200][:5]
     assert elapsed < 10.0
+
+
+def test_an_event_stream_outlasting_the_body_timeout_is_not_cut(server):
+    """The body timeout (1 s here) covers reading a request body, not a response that streams on."""
+    from voicetrainer.audio.fakes import input_factory
+
+    server.app.mic_stream_factory = input_factory(REPO / "audio_fixtures" / "demo_trainee.wav", speed=1.0)
+    t0 = time.monotonic()
+    reply = _raw(server, (f"GET /api/mic/events?seconds=3&csrf={server.csrf} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          f"Cookie: {server.cookie}\r\nConnection: close\r\n\r\n").encode(), timeout_s=20)
+    assert time.monotonic() - t0 >= 2.5
+    assert _status(reply) == 200 and b"event: done" in reply and reply.endswith(b"\r\n0\r\n\r\n")  # the last chunk

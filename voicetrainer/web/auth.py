@@ -253,11 +253,20 @@ def _wants_json(scope, headers: Headers) -> bool:
 
 
 def _timed(receive: Callable, timeout_s: float):
-    """`receive` where a body chunk that does not come within `timeout_s` reads as a disconnect."""
+    """`receive` where a body chunk that does not come within `timeout_s` reads as a disconnect.
+    Once the body is complete, `receive` is passed through untimed: a streaming response waits on it
+    for the client's disconnect for as long as the stream lasts."""
+    body_done = False
 
     async def timed():
-        with anyio.move_on_after(timeout_s):
+        nonlocal body_done
+        if body_done:
             return await receive()
+        with anyio.move_on_after(timeout_s):
+            msg = await receive()
+            if msg["type"] != "http.request" or not msg.get("more_body"):
+                body_done = True
+            return msg
         return {"type": "http.disconnect"}
 
     return timed
