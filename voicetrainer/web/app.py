@@ -156,5 +156,6 @@ def create_app(ctx) -> Starlette:
                     exception_handlers={HTTPException: _http_error, VoiceTrainerError: _input_error,
                                         ClientDisconnect: _gone})
     app.state.ctx = ctx
+    app.state.login_throttle = login_routes.LoginThrottle()
     app.state.templates = make_templates(app)
     return app
