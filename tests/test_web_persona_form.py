@@ -123,3 +123,15 @@ def test_errors_by_field_places_issues_on_the_longest_matching_field():
     assert placed["scenario.resolution.requires"] == ["1: unknown move"]
     assert "temperament.start_anger" in placed or "temperament.hang_up_at" in placed
     assert rest == [{"field": "id", "message": "mismatch"}]
+
+
+def test_text_from_files_is_escaped_everywhere_it_is_shown(web):
+    ctx, c = web
+    path = ctx.personas_dir / "billing-double-charge.yaml"
+    evil = '<script>alert("x")</script> & "quotes"'
+    path.write_text(path.read_text().replace("name: Sandra Okafor", f"name: '{evil}'"))
+    assert load_persona_file(path).name == evil
+    for page in ("/practice", "/personas", "/personas/edit?file=billing-double-charge.yaml",
+                 "/personas/edit?file=billing-double-charge.yaml&tab=yaml"):
+        text = c.get(page).text
+        assert "<script>alert" not in text and "&lt;script&gt;alert" in text, page
