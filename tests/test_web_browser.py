@@ -142,7 +142,7 @@ def test_persona_list_simulated_call_captions_end_call_report(web, browser, shot
     assert (web.root / "data" / "baselines" / "Alex-Demo.json").is_file()
     _shot(d, shots, "00-mic-baseline")
 
-    d.get(web.url + "/")
+    d.get(web.url + "/practice")
     cards = _css(d, "#personas label.card")
     assert len(cards) >= 8
     titles = " ".join(c.text for c in cards)
@@ -281,7 +281,7 @@ def test_persona_editor_shows_validation_error_beside_the_field(web, browser, sh
     _wait(lambda: "Saved angry-landlord.yaml" in _css(d, "#issues-summary")[0].text, 10, "the new persona saved")
     assert (web.personas / "angry-landlord.yaml").is_file()
     _shot(d, shots, "07b-new-persona")
-    d.get(web.url + "/")
+    d.get(web.url + "/practice")
     assert any("Morgan Lee" in c.text for c in _css(d, "#personas label.card"))
 
 
