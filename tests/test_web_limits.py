@@ -150,3 +150,32 @@ def test_an_event_stream_outlasting_the_body_timeout_is_not_cut(server):
                           f"Cookie: {server.cookie}\r\nConnection: close\r\n\r\n").encode(), timeout_s=20)
     assert time.monotonic() - t0 >= 2.5
     assert _status(reply) == 200 and b"event: done" in reply and reply.endswith(b"\r\n0\r\n\r\n")  # the last chunk
+
+
+def test_open_call_pages_hold_no_worker_thread(server):
+    """More live-call pages than worker threads: the pages still get their events and other
+    requests are answered at once (the call stream waits on the event loop)."""
+    from types import SimpleNamespace
+
+    from voicetrainer.web.app import WORKERS as POOL
+
+    snap = {"seq": 1, "state": "running", "status": "in a call", "session": "s", "persona_name": "p", "simulated": True}
+    server.app.call = SimpleNamespace(seq=1, snapshot=lambda: dict(snap), request=SimpleNamespace(trainee="trainee"),
+                                      active=True, stop=lambda: None)
+    streams = []
+    try:
+        for _ in range(POOL + 8):
+            s = socket.create_connection(server.server_address[:2], timeout=10)
+            s.sendall(f"GET /api/call/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {server.cookie}\r\n\r\n".encode())
+            streams.append(s)
+        for s in streams:
+            got = b""
+            while b"in a call" not in got:
+                got += s.recv(4096)
+        t0 = time.monotonic()
+        reply = _raw(server, b"GET /api/call/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", timeout_s=10)
+        assert _status(reply) == 200 and time.monotonic() - t0 < 2.0
+    finally:
+        for s in streams:
+            s.close()
+        server.app.call = None
