@@ -91,4 +91,14 @@ def test_login_roles_and_logout(web, browser, shots):
     d.get(web.url + "/personas")
     assert _css(d, "#persona-table") and _css(d, "#who-name")[0].text == "tess"
     _shot(d, shots, "25-trainer-personas")
+    # the trainer adds a recruit from the Accounts page
+    d.get(web.url + "/accounts")
+    _set(d, "#a-name", "nina")
+    _set(d, "#a-cohort", "autumn")
+    _set(d, "#a-password", "nina-pass-123")
+    _set(d, "#a-password2", "nina-pass-123")
+    _css(d, "#a-add")[0].click()
+    _wait(lambda: _css(d, "#done"), 10, "the account added")
+    assert "nina" in _css(d, "#accounts")[0].text and web.app.accounts.get("nina").cohort == "autumn"
+    _shot(d, shots, "26-accounts")
     assert not _console_errors(d)

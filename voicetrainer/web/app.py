@@ -48,6 +48,7 @@ NAV = [  # (href, label, who sees it: "recruit" = everyone logged in, "trainer" 
     ("/calm", "Calm tools", "recruit"),
     ("/personas", "Personas", "trainer"),
     ("/batch", "Batch grading", "trainer"),
+    ("/accounts", "Accounts", "trainer"),
 ]
 FLOOR_NAV = [("/floor/home", "My assignments", "recruit-only"), ("/floor/dashboard", "Dashboard", "trainer")]
 
@@ -128,7 +129,7 @@ async def _gone(request: Request, exc: Exception) -> Response:
 
 def create_app(ctx) -> Starlette:
     """The Starlette app for one `services.WebApp` context (see the module doc)."""
-    from . import api, floor_routes, login_routes, practice_ws, views
+    from . import account_routes, api, floor_routes, login_routes, practice_ws, views
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -140,6 +141,7 @@ def create_app(ctx) -> Starlette:
 
     route_list = [
         *login_routes.routes(),
+        *account_routes.routes(),
         *views.routes(),
         *api.routes(),
         *floor_routes.routes(),
