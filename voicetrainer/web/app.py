@@ -78,8 +78,9 @@ def make_templates(app: Starlette) -> Jinja2Templates:
         have = paths()
         items = [(h, label, g) for h, label, g in FLOOR_NAV if h in have] + NAV
         show = {"recruit", "recruit-only"} if user.role == "recruit" else {"recruit", "trainer"}
-        return [{"href": h, "label": label, "group": "trainer" if g == "trainer" else "recruit"}
-                for h, label, g in items if g in show]
+        shown = [{"href": h, "label": label, "group": "trainer" if g == "trainer" else "recruit"}
+                 for h, label, g in items if g in show]
+        return sorted(shown, key=lambda item: item["group"] == "trainer")  # everyone's pages, then the trainer's
 
     def accounts_mode() -> bool:
         return app.state.ctx.accounts.has_accounts()
