@@ -11,7 +11,7 @@ from voicetrainer.errors import InputError
 from voicetrainer.report.schema import SKILLS
 
 NAME_MAX = 60  # characters of a cohort or recruit name (the same limit as a practice call's trainee name)
-NAME_RE = re.compile(r"^[^\x00-\x1f\x7f<>]{1,60}$")  # printable, no markup characters
+NAME_RE = re.compile(r"^[^\x00-\x1f\x7f<>/\\]{1,60}$")  # printable, no markup characters, no slashes (URLs)
 PERSONA_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")  # the persona schema's id rule
 TARGET_RANGE = (0.0, 100.0)  # a target is a score on the report's 0-100 scale
 OVERALL = "overall"  # the measure an assignment targets when it names no skill
@@ -248,7 +248,7 @@ def check_name(value: str, what: str) -> str:
     if not text:
         raise InputError(f"{what} is empty", field=what)
     if len(text) > NAME_MAX or not NAME_RE.match(text):
-        raise InputError(f"{what} {text[:80]!r}: at most {NAME_MAX} characters, no control characters nor < >",
+        raise InputError(f"{what} {text[:80]!r}: at most {NAME_MAX} characters, no control characters, < > or slashes",
                          field=what)
     return text
 
