@@ -43,9 +43,9 @@ def _service(args):
 def _members(data, cohort: str | None):
     """The recruits (account name, cohort) from the web app's accounts."""
     from voicetrainer.floor.model import Member
-    from voicetrainer.web.accounts import AccountStore, default_accounts_path
+    from voicetrainer.web.accounts import default_store
 
-    store = AccountStore(default_accounts_path(data))
+    store = default_store(data)
     users = store.list(role="recruit", cohort=cohort) if cohort else store.list(role="recruit")
     return [Member(u.name, u.cohort) for u in users]
 

@@ -11,6 +11,8 @@ from voicetrainer.errors import InputError
 from voicetrainer.report.schema import SKILLS
 
 NAME_MAX = 60  # characters of a cohort or recruit name (the same limit as a practice call's trainee name)
+# a cohort name: the accounts store's rule (voicetrainer.web.accounts.COHORT), so any cohort made here can be set
+COHORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,59}$")
 NAME_RE = re.compile(r"^[^\x00-\x1f\x7f<>/\\]{1,60}$")  # printable, no markup characters, no slashes (URLs)
 PERSONA_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")  # the persona schema's id rule
 TARGET_RANGE = (0.0, 100.0)  # a target is a score on the report's 0-100 scale
@@ -247,6 +249,9 @@ def check_name(value: str, what: str) -> str:
     text = " ".join(str(value or "").split())
     if not text:
         raise InputError(f"{what} is empty", field=what)
+    if what == "cohort" and not COHORT_RE.match(text):
+        raise InputError(f"cohort {text[:80]!r}: 1-{NAME_MAX} letters, digits, spaces, '.', '_' or '-', starting with a "
+                         "letter or digit", field=what)
     if len(text) > NAME_MAX or not NAME_RE.match(text):
         raise InputError(f"{what} {text[:80]!r}: at most {NAME_MAX} characters, no control characters, < > or slashes",
                          field=what)
