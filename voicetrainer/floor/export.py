@@ -2,7 +2,8 @@
 
 CSV: one row per graded call (a spreadsheet's pivot table makes any summary from that; a
 summary cannot be turned back into calls). Columns, `CSV_COLUMNS`:
-  cohort, recruit, date (ISO 8601, as recorded), persona (id), persona_name,
+  cohort, recruit, date (ISO 8601, as recorded), persona (id), persona_name (`persona_label`:
+  the id as words and the caller, "Refund outside policy (Priya Nair)"),
   assignment (id of the assignment the call counts towards, empty if none), measure, target,
   met_target (yes/no, empty without an assignment), outcome (resolved | hung_up | turn_limit |
   ended_by_trainee), overall, one column per skill (0-100), duration_s, session (history row id).
@@ -150,8 +151,14 @@ def xapi_json(rows: Iterable[CallRow], persona_names: Mapping[str, str], *, base
     return json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def persona_label(persona_id: str, caller_name: str) -> str:
+    """How the floor names a persona: its id as words, then the caller (``Refund outside policy (Priya Nair)``);
+    the caller's name alone would read like a person on the dashboard."""
+    return f"{persona_id.replace('-', ' ').capitalize()} ({caller_name})"
+
+
 def persona_names(directory: str | Path | None = None) -> dict[str, str]:
-    """{persona id: the caller's name} of the personas in `directory` that load (others are skipped)."""
+    """{persona id: `persona_label`} of the personas in `directory` that load (others are skipped)."""
     from voicetrainer.errors import PersonaError
     from voicetrainer.persona.loader import check_file, persona_files
 
@@ -164,5 +171,5 @@ def persona_names(directory: str | Path | None = None) -> dict[str, str]:
     for f in files:
         persona, _issues = check_file(f)
         if persona is not None:
-            out[persona.id] = persona.name
+            out[persona.id] = persona_label(persona.id, persona.name)
     return out

@@ -29,6 +29,8 @@ from voicetrainer.report.schema import SKILLS
 
 TREND_CALLS = 20  # the sparkline shows the overall score of this many newest calls
 SPARK_W, SPARK_H, SPARK_PAD = 120, 32, 3  # SVG user units: box and inner margin
+SPARK_MIN_SPAN = 20.0  # score points the sparkline's height covers at least
+SPARK_MARGIN = 5.0  # score points above the highest and below the lowest value (within 0-100)
 
 
 def parse_when(text: str | datetime) -> datetime:
@@ -101,11 +103,20 @@ def skill_stats(attempts: Sequence[Attempt]) -> tuple[SkillStat, tuple[SkillStat
 
 
 def sparkline(values: Sequence[float], *, target: float | None = None) -> Sparkline:
-    """Scores 0-100 (oldest first) as a polyline in a `SPARK_W` x `SPARK_H` box."""
+    """Scores 0-100 (oldest first) as a polyline in a `SPARK_W` x `SPARK_H` box.
+
+    The vertical scale spans the scores and the target with a margin, at least `SPARK_MIN_SPAN`
+    points (a 0-100 scale would flatten a recruit's 45 -> 61 into a line that looks level)."""
     w, h, pad = SPARK_W, SPARK_H, SPARK_PAD
+    seen = [min(max(v, 0.0), 100.0) for v in values] + ([target] if target is not None else [])
+    lo, hi = (min(seen), max(seen)) if seen else (0.0, 100.0)
+    if hi - lo < SPARK_MIN_SPAN:
+        mid = (hi + lo) / 2
+        lo, hi = mid - SPARK_MIN_SPAN / 2, mid + SPARK_MIN_SPAN / 2
+    lo, hi = max(0.0, lo - SPARK_MARGIN), min(100.0, hi + SPARK_MARGIN)
 
     def y(v: float) -> float:
-        return round(pad + (100.0 - min(max(v, 0.0), 100.0)) / 100.0 * (h - 2 * pad), 1)
+        return round(pad + (hi - min(max(v, lo), hi)) / (hi - lo) * (h - 2 * pad), 1)
 
     n = len(values)
     xs = [round(w / 2, 1)] if n == 1 else [round(pad + k * (w - 2 * pad) / (n - 1), 1) for k in range(n)]
