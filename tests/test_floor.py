@@ -306,3 +306,32 @@ def test_the_models_refuse_what_the_spec_forbids():
 def test_persona_names_from_the_shipped_personas():
     names = export.persona_names()
     assert names and all(re.match(r"^[a-z0-9-]+$", k) and v for k, v in names.items())
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+def test_cli_floor_export_and_status(floor, tmp_path, monkeypatch, capsys):
+    from voicetrainer.cli import main
+    from voicetrainer.web.accounts import default_store
+
+    data = tmp_path  # the fixture's floor.sqlite3 and history.sqlite are here
+    monkeypatch.setenv("VOICETRAINER_DATA", str(data))
+    accounts = default_store(data)
+    for name in ("ana", "ben", "cy"):
+        accounts.add(name, "password-1", "recruit", "Nov A")
+    accounts.add("dee", "password-1", "recruit", "Nov B")
+    out = tmp_path / "nov-a.csv"
+    assert main(["floor", "export", "--cohort", "nov a", "--format", "csv", "--out", str(out)]) == 0
+    table = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["recruit"] for r in table] == ["ana"] * 3 + ["ben"] * 3 and {r["cohort"] for r in table} == {"Nov A"}
+    assert "6 graded call(s) of cohort Nov A" in capsys.readouterr().err
+    assert main(["floor", "export", "--cohort", "Nov A", "--out", str(out)]) == 2  # never overwrites
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["floor", "export", "--cohort", "Nov A", "--format", "xapi", "--out", "-",
+                 "--base-url", "https://lms.example.org/vt/"]) == 0
+    statements = json.loads(capsys.readouterr().out)
+    assert len(statements) == 6 and statements[0]["actor"]["account"]["homePage"] == "https://lms.example.org/vt/"
+    assert main(["floor", "export", "--cohort", "Nobody", "--out", "-"]) == 2
+    assert "no cohort named 'Nobody'" in capsys.readouterr().err
+    assert main(["floor", "status", "--cohort", "Nov A"]) == 0
+    text = capsys.readouterr().out
+    assert "ben" in text and "overdue" in text and "dee" not in text
