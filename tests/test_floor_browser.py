@@ -324,3 +324,29 @@ def test_recruits_cannot_use_the_trainer_pages(floor_web):
                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 400 and b"target 170 must be between 0 and 100" in body
     assert len(floor_web.store.assignments()) == before
+
+
+def test_trainer_makes_a_cohort_and_moves_a_recruit(floor_web, browser, shots):
+    d, url = browser, floor_web.url
+    _login(d, url, "tess")
+    d.get(url + "/floor/cohorts")
+    _css(d, "#co-name")[0].send_keys("Dec A")
+    _css(d, "#co-note")[0].send_keys("December intake")
+    _css(d, "#cohort-form button")[0].click()
+    _wait(lambda: _css(d, "#flash"), 10, "the cohort to be created")
+    assert _css(d, '#cohorts tr[data-cohort="Dec A"]')
+    _select(d, "#mb-recruit", "dee")
+    _select(d, "#mb-cohort", "Dec A")
+    _css(d, "#member-form button")[0].click()
+    _wait(lambda: "ok=moved" in d.current_url, 10, "the recruit to be moved")
+    row = _css(d, '#cohorts tr[data-cohort="Dec A"]')[0]
+    assert "dee" in row.text and "December intake" in row.text
+    assert floor_web.app.accounts.get("dee").cohort == "Dec A"
+    _shot(d, shots, "floor-cohorts")
+    # a name the accounts would refuse comes back with the reason beside the form
+    _css(d, "#co-name")[0].send_keys("<b>x</b>")
+    _css(d, "#cohort-form button")[0].click()
+    _wait(lambda: _css(d, ".notice"), 10, "the error")
+    assert "letters, digits, spaces" in _css(d, ".notice")[0].text and not _css(d, "b")
+    d.get(url + "/floor/dashboard?cohort=Dec+A")
+    assert [r.get_attribute("data-recruit") for r in _css(d, "#recruits tbody tr")] == ["dee"]
