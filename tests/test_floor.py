@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from report_builder import make_report
 from voicetrainer.errors import InputError
 from voicetrainer.floor import export, progress, xapi
-from voicetrainer.floor.model import Member, Standing, Status
+from voicetrainer.floor.model import Attempt, Member, Standing, Status
 from voicetrainer.floor.store import SCHEMA_VERSION, FloorStore
 from voicetrainer.report.history import HistoryDB
 from voicetrainer.report.schema import SKILLS, Skill
@@ -274,6 +274,20 @@ def test_xapi_statements_one_per_graded_call(floor):
     assert "success" not in statements[0]["result"]  # no assignment: no pass or fail
     # the same call exported again keeps its statement id (an LRS stores it once)
     assert json.loads(export.xapi_json(rows, {}, base_url="https://floor.example.org/vt"))[1]["id"] == met["id"]
+
+
+def test_xapi_statements_validate_with_an_lrs_models(floor):
+    """A third party's reading of the spec: Ralph (an LRS) parses each statement with its strict
+    xAPI 1.0.3 pydantic models (IRIs, one inverse functional identifier, score bounds, durations)."""
+    statements_mod = pytest.importorskip("ralph.models.xapi.base.statements", reason="ralph-malph (dev extra)")
+    rows = export.call_rows(floor.members, floor.attempts, floor.store.assignments())
+    extra = export.CallRow(member=Member("zoe", None), assignment=None, attempt=Attempt(
+        session_id=99, when=NOW, persona="bob-late", overall=None, outcome=None, duration_s=None))  # nothing scored
+    statements = json.loads(export.xapi_json([*rows, extra], {"bob-late": "Bob"}))
+    for s in statements:
+        parsed = statements_mod.BaseXapiStatement(**s)
+        assert str(parsed.id) == s["id"]
+    assert "result" in statements[-1] and "score" not in statements[-1]["result"]
 
 
 @pytest.mark.parametrize("seconds, text", [(0, "PT0S"), (5, "PT5S"), (59.999, "PT1M"), (192.347, "PT3M12.35S"),
