@@ -9,7 +9,7 @@ import json
 import re
 import sqlite3
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError

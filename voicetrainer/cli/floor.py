@@ -45,9 +45,9 @@ def _members(data, cohort: str | None):
     from voicetrainer.floor.model import Member
     from voicetrainer.web.accounts import default_store
 
-    store = default_store(data)
-    users = store.list(role="recruit", cohort=cohort) if cohort else store.list(role="recruit")
-    return [Member(u.name, u.cohort) for u in users]
+    users = default_store(data).list(role="recruit")
+    return [Member(u.name, u.cohort) for u in users
+            if cohort is None or (u.cohort or "").casefold() == cohort.casefold()]
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -60,7 +60,11 @@ def run_export(args: argparse.Namespace) -> int:
 
     service, data = _service(args)
     cohort = service.store.require_cohort(args.cohort).name
-    out = service.export(cohort, _members(data, cohort), fmt=args.format,
+    members = _members(data, cohort)
+    if not members:
+        console(stderr=True).print(f"cohort {cohort} has no recruit accounts yet (the web app's Cohorts page, or "
+                                   "`voicetrainer users`): the export has no calls")
+    out = service.export(cohort, members, fmt=args.format,
                          **({"base_url": args.base_url} if args.base_url else {}))
     if args.out == "-":
         sys.stdout.write(out.text)
