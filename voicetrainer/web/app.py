@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -121,6 +121,11 @@ async def _input_error(request: Request, exc: Exception) -> Response:
     return render(request, "message.html", status, title="That did not work", message=str(exc), link=("/", "Home"))
 
 
+async def _gone(request: Request, exc: Exception) -> Response:
+    """The client stopped sending its body (or went away): nothing more to read on this connection."""
+    return Response("the request body did not arrive in time", 408, headers={"Connection": "close"})
+
+
 def create_app(ctx) -> Starlette:
     """The Starlette app for one `services.WebApp` context (see the module doc)."""
     from . import api, floor_routes, login_routes, practice_ws, views
@@ -148,7 +153,8 @@ def create_app(ctx) -> Starlette:
         Middleware(auth.Guard, ctx=ctx),
     ]
     app = Starlette(routes=route_list, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={HTTPException: _http_error, VoiceTrainerError: _input_error})
+                    exception_handlers={HTTPException: _http_error, VoiceTrainerError: _input_error,
+                                        ClientDisconnect: _gone})
     app.state.ctx = ctx
     app.state.templates = make_templates(app)
     return app
