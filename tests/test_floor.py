@@ -202,7 +202,8 @@ def test_missing_history_reads_as_no_calls_and_creates_nothing(tmp_path):
 def test_csv_one_row_per_graded_call(floor):
     rows = export.call_rows(floor.members, floor.attempts, floor.store.assignments())
     text = export.csv_text(rows, {"bob-late": "Bob (late parcel)"})
-    table = list(csv.DictReader(io.StringIO(text)))
+    assert text.startswith(export.BOM + "cohort,recruit,")  # Excel reads UTF-8 only after a byte order mark
+    table = list(csv.DictReader(io.StringIO(text.removeprefix(export.BOM))))
     assert tuple(table[0]) == export.CSV_COLUMNS
     assert [(r["recruit"], r["overall"]) for r in table] == [
         ("ana", "60"), ("ana", "75"), ("ana", "55"), ("ben", "50"), ("ben", "65"), ("ben", "40")]
@@ -216,7 +217,7 @@ def test_csv_one_row_per_graded_call(floor):
     # a name a spreadsheet would run as a formula is written as text
     evil = Member("=HYPERLINK(\"http://x\")", "Nov A")
     text = export.csv_text(export.call_rows([evil], {evil.name: floor.attempts["ana"][:1]}, []), {})
-    assert list(csv.DictReader(io.StringIO(text)))[0]["recruit"] == "'" + evil.name
+    assert list(csv.DictReader(io.StringIO(text.removeprefix(export.BOM))))[0]["recruit"] == "'" + evil.name
     assert export._safe("=1+1") == "'=1+1" and export._safe("-3") == "'-3" and export._safe(5) == 5
 
 
@@ -335,7 +336,7 @@ def test_cli_floor_export_and_status(floor, tmp_path, monkeypatch, capsys):
     accounts.add("dee", "password-1", "recruit", "Nov B")
     out = tmp_path / "nov-a.csv"
     assert main(["floor", "export", "--cohort", "nov a", "--format", "csv", "--out", str(out)]) == 0
-    table = list(csv.DictReader(out.open(encoding="utf-8")))
+    table = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert [r["recruit"] for r in table] == ["ana"] * 3 + ["ben"] * 3 and {r["cohort"] for r in table} == {"Nov A"}
     assert "6 graded call(s) of cohort Nov A" in capsys.readouterr().err
     assert main(["floor", "export", "--cohort", "Nov A", "--out", str(out)]) == 2  # never overwrites

@@ -276,7 +276,7 @@ def test_cohort_exports_download_as_csv_and_xapi(floor_web, browser):
     d.get(url + "/floor/dashboard?cohort=Nov+A")
     path = _download(d, "#export-csv", ".csv")
     assert path.name == "Nov_A.csv"
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     rows = [r for r in rows if r["recruit"] != "cy"]  # cy's call comes from the first test when it ran
     assert [(r["recruit"], r["overall"]) for r in rows] == [(w, str(o)) for w, _, o in CALLS if w != "dee"]
     met = [r for r in rows if r["met_target"] == "yes"]

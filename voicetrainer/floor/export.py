@@ -7,7 +7,8 @@ summary cannot be turned back into calls). Columns, `CSV_COLUMNS`:
   assignment (id of the assignment the call counts towards, empty if none), measure, target,
   met_target (yes/no, empty without an assignment), outcome (resolved | hung_up | turn_limit |
   ended_by_trainee), overall, one column per skill (0-100), duration_s, session (history row id).
-Rows are ordered by recruit then date. Text cells that a spreadsheet would run as a formula
+Rows are ordered by recruit then date. The text starts with a UTF-8 byte order mark, so Excel
+reads names with accents right (LibreOffice and Python's ``utf-8-sig`` skip it). Text cells that a spreadsheet would run as a formula
 (starting with = + - @, tab or carriage return) get a leading apostrophe.
 
 A call counts towards the newest assignment that applies to the recruit, has the call's
@@ -36,6 +37,7 @@ log = get_logger(__name__)
 CSV_COLUMNS = ("cohort", "recruit", "date", "persona", "persona_name", "assignment", "measure", "target",
                "met_target", "outcome", "overall", *SKILLS, "duration_s", "session")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would evaluate such a text cell
+BOM = "\ufeff"  # Excel takes a CSV without it for the local code page and garbles accented names
 DEFAULT_BASE_URL = "http://localhost:8765/"  # the web server's default address; use the real one
 
 
@@ -83,8 +85,9 @@ def _num(v: float | None) -> str:
 
 
 def csv_text(rows: Iterable[CallRow], persona_names: Mapping[str, str]) -> str:
-    """The rows as CSV text (`CSV_COLUMNS`), a header line first."""
+    """The rows as CSV text (`CSV_COLUMNS`): a byte order mark, a header line, one line per call."""
     buf = io.StringIO()
+    buf.write(BOM)
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     for r in rows:
