@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from report_builder import make_report
+from voicetrainer.floor.service import FloorService
 from voicetrainer.report.history import HistoryDB
 from voicetrainer.web.app import create_app
 from voicetrainer.web.services import WebApp
@@ -63,8 +64,17 @@ def test_a_recruit_sees_only_their_own_scores(ctx):
     assert c.get("/floor/home?recruit=sam").text.count("2 graded calls") == 1  # no parameter picks another
     t = make_client(create_app(ctx))
     assert _login(t, "tess", "trainer-pass-1").status_code == 303
-    token = re.search(r'name="csrf" value="([^"]+)"', t.get("/floor/cohorts").text).group(1)
-    assert t.post("/floor/cohorts", data={"name": "Nov A", "csrf": token}).status_code == 303
+    # a cohort named only by the accounts (`voicetrainer users add --cohort`) is a cohort already
+    r = t.get("/floor/dashboard?cohort=nov+a")
+    assert r.status_code == 200 and 'data-recruit="alex"' in r.text and 'value="cohort:Nov A"' in r.text
+    token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    form = {"persona": "supervisor-demand", "to": "cohort:Nov A", "measure": "overall", "target": "60",
+            "due": "2030-01-31", "csrf": token}
+    assert t.post("/floor/assignments", data=form).status_code == 303
+    svc = FloorService(ctx.data_dir)
+    assert [(a.cohort, a.target) for a in svc.store.assignments()] == [("Nov A", 60.0)]
+    assert svc.store.cohort("Nov A") is not None  # stored when first assigned to
+    assert t.post("/floor/cohorts", data={"name": "Nov A", "csrf": token}).status_code == 400  # exists now
     r = t.get("/floor/export/Nov%20A.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert r.headers["content-disposition"].startswith('attachment; filename="Nov_A.csv"')

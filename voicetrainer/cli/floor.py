@@ -59,7 +59,7 @@ def run_export(args: argparse.Namespace) -> int:
     from voicetrainer.errors import InputError
 
     service, data = _service(args)
-    cohort = service.store.require_cohort(args.cohort).name
+    cohort = service.cohort_name(args.cohort, _members(data, None))
     members = _members(data, cohort)
     if not members:
         console(stderr=True).print(f"cohort {cohort} has no recruit accounts yet (the web app's Cohorts page, or "
@@ -86,7 +86,7 @@ def run_status(args: argparse.Namespace) -> int:
     from voicetrainer.floor.progress import utc_now
 
     service, data = _service(args)
-    cohort = service.store.require_cohort(args.cohort).name if args.cohort else None
+    cohort = service.cohort_name(args.cohort, _members(data, None)) if args.cohort else None
     rows = service.progress(_members(data, cohort), now=utc_now())
     out = console()
     if not rows:

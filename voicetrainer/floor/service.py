@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from voicetrainer.floor import export, progress
-from voicetrainer.floor.model import Comparison, Member, RecruitProgress
+from voicetrainer.floor.model import Cohort, Comparison, Member, RecruitProgress
 from voicetrainer.floor.store import FloorStore, default_path
 from voicetrainer.report.history import DB_FILENAME as HISTORY_FILENAME
 
@@ -42,6 +42,29 @@ class FloorService:
         self.history_path = Path(history_path) if history_path else self.data_dir / HISTORY_FILENAME
         self.personas_dir = personas_dir
 
+    def cohorts(self, members: Sequence[Member]) -> list[Cohort]:
+        """The stored cohorts and those only the accounts name (``voicetrainer users add --cohort``)."""
+        stored = self.store.cohorts()
+        known = {c.name.casefold() for c in stored}
+        extra = {m.cohort.casefold(): m.cohort for m in members if m.cohort and m.cohort.casefold() not in known}
+        out = stored + [Cohort(name=n, created="", note="") for n in extra.values()]
+        return sorted(out, key=lambda c: c.name.casefold())
+
+    def cohort_name(self, name: str, members: Sequence[Member]) -> str:
+        """`name` as the cohort is spelt (stored, or named by a member's account); InputError if none."""
+        wanted = str(name).strip().casefold()
+        for c in self.cohorts(members):
+            if c.name.casefold() == wanted:
+                return c.name
+        return self.store.require_cohort(name).name  # raises, listing the known ones
+
+    def ensure_cohort(self, name: str, members: Sequence[Member]) -> str:
+        """The cohort's name, stored first if only the accounts knew it (to assign to it)."""
+        name = self.cohort_name(name, members)
+        if self.store.cohort(name) is None:
+            self.store.add_cohort(name)
+        return name
+
     def persona_names(self) -> dict[str, str]:
         return export.persona_names(self.personas_dir)
 
@@ -63,7 +86,7 @@ class FloorService:
         """A cohort's graded calls as CSV (``fmt="csv"``) or xAPI statements (``fmt="xapi"``)."""
         from voicetrainer.errors import InputError
 
-        name = self.store.require_cohort(cohort).name
+        name = self.cohort_name(cohort, members)
         members = [m for m in members if (m.cohort or "").casefold() == name.casefold()]
         attempts = progress.load_attempts(self.history_path, [m.name for m in members])
         rows = export.call_rows(members, attempts, self.store.for_members(members))

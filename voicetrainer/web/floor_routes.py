@@ -93,8 +93,9 @@ def dashboard(request: Request, *, error: str | None = None, form: dict | None =
     require_role(request, "trainer")
     svc = service(request)
     cohort = (request.query_params.get("cohort") or (form or {}).get("cohort") or "").strip() or None
+    all_recruits = recruits(request)
     if cohort:
-        cohort = svc.store.require_cohort(cohort).name
+        cohort = svc.cohort_name(cohort, all_recruits)
     members = recruits(request, cohort)
     now = utc_now()
     rows = svc.progress(members, now=now)
@@ -110,9 +111,8 @@ def dashboard(request: Request, *, error: str | None = None, form: dict | None =
                 t["total"] += 1
                 t["met"] += p.status is Status.MET
                 t["overdue"] += p.status is Status.OVERDUE
-    all_recruits = recruits(request)
     return _page(request, "floor/dashboard.html", status_code, title="Training floor" + (f" — {cohort}" if cohort else ""),
-                 active="/floor/dashboard", cohort=cohort, cohorts=svc.store.cohorts(), rows=rows,
+                 active="/floor/dashboard", cohort=cohort, cohorts=svc.cohorts(all_recruits), rows=rows,
                  behind=[r for r in rows if r.behind], skills=SKILLS, assignments=assignments, tally=tally,
                  recruits=all_recruits, measures=MEASURES, form=form or {}, notice=error,
                  default_due=(now.astimezone().date() + timedelta(days=DEFAULT_DUE_DAYS)).isoformat())
@@ -141,7 +141,7 @@ def cohorts(request: Request, *, error: str | None = None, status_code: int = 20
         if m.cohort:
             members.setdefault(m.cohort.casefold(), []).append(m.name)
     return _page(request, "floor/cohorts.html", status_code, title="Cohorts and recruits", active="/floor/dashboard",
-                 cohorts=service(request).store.cohorts(), members=members, recruits=everyone,
+                 cohorts=service(request).cohorts(everyone), members=members, recruits=everyone,
                  unplaced=[m.name for m in everyone if not m.cohort], notice=error)
 
 
@@ -176,7 +176,7 @@ async def move_recruit(request: Request) -> Response:
         who = ctx.accounts.get(name)
         if who is None or who.role != "recruit":
             raise InputError(f"no recruit account named {name[:40]!r}", field="recruit")
-        ctx.accounts.set_cohort(who.name, service(request).store.require_cohort(cohort).name if cohort else None)
+        ctx.accounts.set_cohort(who.name, service(request).cohort_name(cohort, recruits(request)) if cohort else None)
 
     try:
         await run_in_threadpool(move)
@@ -198,10 +198,11 @@ async def create_assignment(request: Request) -> Response:
         names = service(request).persona_names()
         if form.get("persona") not in names:
             raise InputError(f"no persona {form.get('persona', '')[:60]!r}", field="persona")
+        target = service(request).ensure_cohort(who, recruits(request)) if kind == "cohort" else who
         return service(request).store.assign(
             persona=form.get("persona", ""), target=form.get("target", ""), due=form.get("due", ""),
             measure=form.get("measure"), note=form.get("note", ""), created_by=user.name,
-            **{kind: who})  # fmt: skip
+            **{kind: target})  # fmt: skip
 
     try:
         a = await run_in_threadpool(assign)
