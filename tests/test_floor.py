@@ -142,6 +142,17 @@ def test_status_before_the_due_day_and_late_success(floor):
     assert p.status is Status.MET and p.late
 
 
+def test_the_due_day_itself_is_not_overdue(floor):
+    today = NOW.astimezone().date()
+    a = floor.store.assign(persona="bob-late", target=99, due=today, recruit="ana", now=NOW - 10 * DAY)
+    p = progress.assignment_progress(a, floor.attempts["ana"], now=NOW)
+    assert (p.status, p.days_left, p.best) == (Status.IN_PROGRESS, 0, 75)
+    end_of_day = datetime.combine(today, datetime.max.time()).astimezone()
+    assert progress.assignment_progress(a, floor.attempts["ana"], now=end_of_day).status is Status.IN_PROGRESS
+    next_day = datetime.combine(today + DAY, datetime.min.time()).astimezone()
+    assert progress.assignment_progress(a, floor.attempts["ana"], now=next_day).status is Status.OVERDUE
+
+
 def test_behind_recruits_come_first_then_by_name(floor):
     rows = progress.cohort_progress(floor.members, floor.attempts, floor.store.assignments(), now=NOW)
     assert [(r.name, r.standing) for r in rows] == [

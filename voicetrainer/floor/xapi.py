@@ -8,8 +8,9 @@ One statement per graded call:
   the target), else ``completed``;
 - object: the persona as an Activity (id ``<base>personas/<id>``, name = the persona's name,
   type = ADL's simulation activity);
-- result: score (scaled 0..1, raw/min/max 0..100: the overall score), success (vs the target,
-  only with an assignment), completion, duration (ISO 8601, 0.01 s precision), extensions:
+- result: score (scaled 0..1, raw/min/max 0..100: the overall score), success (the assignment's
+  measure - the overall score or one skill - against its target; only with an assignment; the
+  ``target`` extension says which measure and its value), completion, duration (ISO 8601, 0.01 s precision), extensions:
   the per-skill scores, the call's outcome, the target and measure;
 - context: platform, language, the cohort (grouping) and the assignment (parent) as Activities;
 - id: a UUID derived from the session (exporting the same call twice gives the same id, so an
