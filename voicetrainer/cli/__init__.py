@@ -36,6 +36,7 @@ def _optional_modules() -> list[str]:
         "voicetrainer.cli.recover",
         "voicetrainer.cli.serve",
         "voicetrainer.cli.users",
+        "voicetrainer.cli.floor",
     ]
 
 
