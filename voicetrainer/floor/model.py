@@ -11,7 +11,7 @@ from voicetrainer.errors import InputError
 from voicetrainer.report.schema import SKILLS
 
 NAME_MAX = 60  # characters of a cohort or recruit name (the same limit as a practice call's trainee name)
-# a cohort name: the accounts store's rule (voicetrainer.web.accounts.COHORT), so any cohort made here can be set
+# a cohort name: the one rule, used by the accounts store too (voicetrainer.web.accounts), so any cohort made here can be set
 COHORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,59}$")
 NAME_RE = re.compile(r"^[^\x00-\x1f\x7f<>/\\]{1,60}$")  # printable, no markup characters, no slashes (URLs)
 PERSONA_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")  # the persona schema's id rule

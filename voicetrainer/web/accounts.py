@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Literal
 
 from voicetrainer.errors import InputError
+from voicetrainer.floor.model import COHORT_RE
 
 Role = Literal["trainer", "recruit"]
 ROLES: tuple[str, ...] = ("trainer", "recruit")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")  # a login name: no spaces, no slashes
-COHORT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,59}$")
+COHORT = COHORT_RE  # one rule for cohort names: the floor's
 MIN_PASSWORD_CHARS = 8
 ACCOUNTS_FILE = "accounts.sqlite3"
 
