@@ -185,7 +185,7 @@ def run_call(
     now_s: Callable[[int], float] | None = None, on_update: Callable[[LiveUpdate], None] | None = None,
     baseline: VoiceStats | None = None, tts_backend=None, options: LiveOptions | None = None,
     device_stats: Callable[[], dict] | None = None, prepared=None, on_session: Callable[[LiveSession], None] | None = None,
-    caption_transcriber=None,
+    caption_transcriber=None, progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Report, Path]:
     """Run one call from `frames` (an iterator of mic `Frame`s) and write its session folder.
 
@@ -199,7 +199,7 @@ def run_call(
 
     from voicetrainer.asr import caption_recogniser
 
-    persona, mind, cache = prepared or prepare(setup, settings, tts_backend=tts_backend)
+    persona, mind, cache = prepared or prepare(setup, settings, tts_backend=tts_backend, progress=progress)
     if transcriber is not None and caption_transcriber is None:
         caption_transcriber = caption_recogniser(transcriber)
     session_dir = setup.session_dir or new_session_dir(persona.id, sessions_root(settings))
@@ -314,6 +314,7 @@ def simulate(
     player_factory=None, db: str | None = "", trainee: str = "demo trainee", html: bool = True,
     speed: float = 1.0, options: LiveOptions | None = None, on_session=None, baseline: VoiceStats | None = None,
     caption_transcriber=None, agent_factory=None, phone_line: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """A whole practice call with a recorded trainee as the microphone.
 
@@ -325,7 +326,8 @@ def simulate(
     `caption_transcriber`: recogniser for the running captions (default: `transcriber` on half
     its threads, see `caption_recogniser`). `agent_factory(session)`: a trainee that listens
     (``session.agent.ListeningTrainee``) instead of the recording; `trainee_wav` is then unused.
-    `phone_line`: the caller through a telephone line.
+    `phone_line`: the caller through a telephone line. `progress(done, total)`: the voice cache
+    filling before the call (see `prepare`; an exception raised there cancels the call).
     """
     from voicetrainer.asr import live_recogniser
     from voicetrainer.audio.playback import NullPlayer
@@ -362,7 +364,7 @@ def simulate(
         report, session_dir = run_call(setup, settings, frames=frames, player=player, transcriber=transcriber,
                              realtime=realtime, on_update=on_update, tts_backend=tts_backend, device_stats=stats,
                              options=options or LiveOptions(realtime=realtime), on_session=on_session,
-                             baseline=baseline, caption_transcriber=caption_transcriber)
+                             baseline=baseline, caption_transcriber=caption_transcriber, progress=progress)
     sim = holder.get("sim")
     if sim is not None and session_dir is not None and Path(session_dir).is_dir():
         # what the simulated trainee actually said, and when: the ground truth for the transcript

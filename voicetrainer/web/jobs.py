@@ -167,6 +167,13 @@ class CallJob(_Published):
             self._set("finishing", "writing your report", only_from=("running",))
         self._publish()
 
+    def _on_prepare(self, done: int, total: int) -> None:
+        """The caller's voice is being rendered before the call: show how far, and stop at once on End call."""
+        if self._stop.is_set():
+            raise _Cancelled()
+        if self._set(status=f"preparing the caller's voice ({done}/{total} lines)", only_from=("preparing",)):
+            self._publish()
+
     def _run(self) -> None:
         from voicetrainer.session.practice import CallSetup, practice, simulate
 
@@ -180,14 +187,14 @@ class CallJob(_Published):
                     req.persona, req.simulate, self.session_dir, settings=self.settings,
                     realtime=not req.accelerated, seed=req.seed, on_update=self._on_update, transcriber=transcriber,
                     tts_backend=self._tts_backend, trainee=req.trainee, on_session=self._on_session,
-                    baseline=self._baseline,
+                    baseline=self._baseline, progress=self._on_prepare,
                 )
             else:
                 setup = CallSetup(persona=req.persona, trainee=req.trainee, seed=req.seed,
                                   session_dir=self.session_dir)
                 from voicetrainer.session.practice import prepare
 
-                prepared = prepare(setup, self.settings, tts_backend=self._tts_backend)
+                prepared = prepare(setup, self.settings, tts_backend=self._tts_backend, progress=self._on_prepare)
                 if self._stop.is_set():
                     raise _Cancelled()
                 report, _ = practice(setup, self.settings, device_in=req.device_in, device_out=req.device_out,
@@ -283,6 +290,13 @@ class BatchJob(_Published):
     def start(self) -> "BatchJob":
         self.thread.start()
         return self
+
+    def _on_prepare(self, done: int, total: int) -> None:
+        """The caller's voice is being rendered before the call: show how far, and stop at once on End call."""
+        if self._stop.is_set():
+            raise _Cancelled()
+        if self._set(status=f"preparing the caller's voice ({done}/{total} lines)", only_from=("preparing",)):
+            self._publish()
 
     def _run(self) -> None:
         from voicetrainer.session.batch import GradeTask, grade_many, report_dirs
