@@ -39,6 +39,15 @@ class VadConfig:
         floor_init_dbfs: the noise floor assumed before any audio is seen.
         floor_min_dbfs: the floor never goes below this (digital silence would otherwise make
             every breath speech).
+        backend: "silero" (speech/noise model from the audio, energy for the edges) or
+            "energy" (level only; also the fallback when the model cannot load).
+        speech_prob: Silero probability above which a frame is voiced.
+        low_margin_db: with the model, a voiced frame is this far above the floor; frames this
+            far above it next to speech are soft edges (onset/offset placement).
+        near_db: a voiced frame within this many dB of the near talker's typical loud speech
+            level is the near talker; quieter voices (a neighbour, babble) are not.
+        leak_margin_db: a trainee frame must be this much louder than the caller's predicted
+            leak (`voicetrainer.stream.crosstalk`).
     """
 
     margin_db: float = 10.0
@@ -46,6 +55,11 @@ class VadConfig:
     floor_window_s: float = 2.0
     floor_init_dbfs: float = -60.0
     floor_min_dbfs: float = -70.0
+    backend: str = "silero"
+    speech_prob: float = 0.5
+    low_margin_db: float = 6.0
+    near_db: float = 10.0
+    leak_margin_db: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,8 @@ class TurnConfig:
             interruption.
         merge_pause_s: same-speaker segments closer than this, with nobody else speaking in
             between, form one turn.
+        edge_s: soft frames (above the noise floor, below the speech threshold) move a
+            segment's onset back and its offset forward by at most this long.
     """
 
     min_speech_ms: int = 80
@@ -67,6 +83,7 @@ class TurnConfig:
     backchannel_max_s: float = 1.0
     backchannel_max_words: int = 3
     merge_pause_s: float = 2.0
+    edge_s: float = 0.1
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from voicetrainer.types import Word
 log = get_logger(__name__)
 
 FINAL = "final"
+RETRY_MIN_SPEECH_S = 0.5  # a stretch of packed speech this long is expected to carry a word
 CAPTION = "caption"
 
 
@@ -86,6 +87,20 @@ class AsrJob:
             b = start + min(max(w.end_s - off, 0.0), dur)
             out.append(Word(w.word, round(a, 3), round(max(a, b), 3), w.probability))
         return out
+
+
+def pieces_without_words(pieces, words: list[Word], *, min_s: float = RETRY_MIN_SPEECH_S
+                         ) -> list[tuple[float, float, float]]:
+    """The pieces (offset in the job, session start, duration; seconds) of a packed job that are
+    at least `min_s` long and received no word (`words` on the session clock)."""
+    mids = sorted((w.start_s + w.end_s) / 2 for w in words)
+    out = []
+    for piece in pieces:
+        _, start, dur = piece
+        i = bisect.bisect_left(mids, start - 0.05)
+        if dur >= min_s and not (i < len(mids) and mids[i] <= start + dur + 0.05):
+            out.append(piece)
+    return out
 
 
 @dataclass
@@ -236,6 +251,14 @@ class AsrStage:
             return [self._transcribe_piece(job, piece) for piece in job.pieces]
         if job.pieces and dataclasses.is_dataclass(transcript):
             transcript = dataclasses.replace(transcript, words=job.to_session(transcript.words))
+            # no silent loss: Whisper may stop decoding a packed window early (a clean 10-minute
+            # call lost three trainee turns that way); a stretch without words is retried alone
+            retry = pieces_without_words(job.pieces, transcript.words)
+            if retry:
+                log.info("%s %.1f-%.1f s: %d stretch(es) of speech came back without words; retried alone",
+                         job.speaker, job.start_s, job.end_s, len(retry))
+            return [AsrSpanResult(job.speaker, job.start_s, job.end_s, transcript, lane=job.lane),
+                    *(self._transcribe_piece(job, p) for p in retry)]
         return [AsrSpanResult(job.speaker, job.start_s, job.end_s, transcript, lane=job.lane)]
 
     def _transcribe_piece(self, job: AsrJob, piece: tuple[float, float, float]) -> AsrSpanResult:
