@@ -117,6 +117,8 @@ class AsrConfig:
         no_speech_threshold: segments whose no_speech_prob is above this are dropped.
         logprob_threshold: ... and whose avg_logprob is below this.
         language: the models shipped are English-only.
+        noisy_beam_size: beam width for a job whose frame levels spread less than
+            `noisy_below_db` (speech in noise: about its SNR; `asr.whisper.beam_size_for`).
         temperature_fallback: re-decode a window at temperatures 0.2 ... 1.0 when its text is
             repetitive or improbable (Whisper's default). Off: greedy only, deterministic, and a
             window never costs 6 decodes (a packed window of repeated phrases did; see
@@ -131,6 +133,8 @@ class AsrConfig:
     logprob_threshold: float = -1.0
     language: str = "en"
     temperature_fallback: bool = False
+    noisy_beam_size: int = 5
+    noisy_below_db: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -73,12 +73,14 @@ class LeakGate:
         self._n = 0  # caller-speech frames seen (ring position = n % len)
         self._estimate = LeakEstimate(None, 0.0, 0, False)
         self._since_refresh = 0
+        self.ref_active = False  # the caller spoke in the last frame pushed
 
     def push(self, level_dbfs: float, ref_level_dbfs: float) -> float:
         floor = self._ref_vad.update(ref_level_dbfs)
         self._ref.append(ref_level_dbfs)
         ref_max = max(self._ref)
-        if self._ref_vad.warm and ref_level_dbfs > floor + REF_ACTIVE_DB:
+        self.ref_active = self._ref_vad.warm and ref_level_dbfs > floor + REF_ACTIVE_DB
+        if self.ref_active:
             self._hist[self._n % len(self._hist)] = (ref_max, level_dbfs)
             self._n += 1
             self._since_refresh += 1

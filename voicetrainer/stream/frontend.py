@@ -49,6 +49,7 @@ ROOM_TALK_FRAMES = 75  # time constant (1.5 s) of the share of frames with voice
 ROOM_TALK_ACTIVE = 0.2
 ROOM_MEASURED_FRAMES = 20  # frames (0.4 s) away from the near talker before the room counts as measured
 NEAR_HOLD_FRAMES = 15  # frames (0.3 s) around the near talker's speech that say nothing about the room  # the near-talker gate applies while at least this share of frames has them
+LISTEN_MIN_FRAMES = 50  # frames (1 s) of caller speech before the room level heard meanwhile is trusted
 NEAR_SEED_FRAMES = 500  # a seeded near level holds as a minimum until this many (10 s) were heard
 NEAR_SEED_QUANTILE = 0.98  # seed: this quantile of all the channel's frame levels
 
@@ -94,6 +95,8 @@ class ChannelFrontEnd:
         self._room_frames = 0  # frames that measured the room (away from the near talker)
         self._since_near = 0  # frames since the near talker's last voiced frame
         self._room_talk = 0.5  # share of recent frames (away from the near talker) with a voice
+        self._listen = Histogram(-100.0, 10.0, 0.5)  # this channel's levels while the caller speaks
+        self._listen_db = -math.inf  # their median: the room around the trainee while they listen
         self.meter = QualityMeter()
 
     @property
@@ -118,6 +121,10 @@ class ChannelFrontEnd:
             if self.leak is None:
                 self.leak = LeakGate(cfg)
             leak_dbfs = self.leak.push(level_dbfs, ref_level_dbfs)
+            if self.leak.ref_active:  # the trainee listens: what the mic hears is the room
+                self._listen.add((level_dbfs,))
+                if self._listen.n >= LISTEN_MIN_FRAMES and self._listen.n % NEAR_REFRESH_FRAMES == 0:
+                    self._listen_db = self._listen.quantile(0.5)
         if not self.energy.warm:
             self.meter.push(samples, level_dbfs, floor, False)
             return FrameDecision(False, False, prob)
@@ -134,12 +141,16 @@ class ChannelFrontEnd:
             far_voice = prob is not None and prob >= cfg.speech_prob
             self._room_talk += (float(far_voice) - self._room_talk) / ROOM_TALK_FRAMES
             self._room_frames += 1
+        # the room's level: heard while the caller speaks (two-party calls), else the channel's
+        # median once enough frames away from the near talker measured it
+        listened = self._listen.n >= LISTEN_MIN_FRAMES
+        bg_db = self._listen_db if listened else self._bg_db
         if self._room_talk < ROOM_TALK_ACTIVE or not self.near_gate:
             near = True  # no other voices in the room: the trainee's quiet words are theirs
-        elif self._room_frames >= ROOM_MEASURED_FRAMES and self._bg_db > self._near_db - 1.5 * cfg.near_db:
-            # loud babble (the channel's median level less than 1.5 x near_db under the near
-            # talker's, and the room measured, not assumed): the gate sits halfway between them
-            near = near and level_dbfs >= (self._near_db + self._bg_db) / 2
+        elif (listened or self._room_frames >= ROOM_MEASURED_FRAMES) and bg_db > self._near_db - 1.5 * cfg.near_db:
+            # loud babble (the room less than 1.5 x near_db under the near talker, measured, not
+            # assumed): the gate sits halfway between them
+            near = near and level_dbfs >= (self._near_db + bg_db) / 2
         speech = voiced and not_leak and near
         self.meter.push(samples, level_dbfs, floor, voiced and not_leak)
         return FrameDecision(speech, not speech and above and not_leak, prob)
