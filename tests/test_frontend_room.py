@@ -60,6 +60,11 @@ def test_caller_leak_at_minus_20_db_gives_no_trainee_turns(evaluation, room, sha
     q = report.metrics["audio_quality"]["trainee"]
     assert q["crosstalk_db"] == pytest.approx(-20, abs=4)
     assert any("leaks into the microphone" in w for w in report.warnings)
+    if k == 0:  # the report page says it too
+        from voicetrainer.report.html import render_report_html
+
+        page = render_report_html(report, audio_href=None)
+        assert 'id="audio-quality"' in page and "caller leaks in at -" in page and "trainee: wideband" in page
 
 
 @pytest.mark.parametrize("condition,k", [("babble15", 1), ("babble15", 3), ("babble5", 0), ("babble5", 1)])

@@ -105,8 +105,10 @@ class ChannelAnalyzer:
         pad_s: float = 0.25, pack_s: float = 0.0, pack_gap_s: float = 0.3,
     ):
         self.speaker = speaker
-        # speech vs noise, the near talker (the trainee's mic only), the caller's leak
-        self.frontend = ChannelFrontEnd(settings.vad, near_gate=speaker == "trainee")
+        # speech vs noise, the near talker and the caller's leak: the trainee's microphone (the
+        # caller's side is a line or the played signal: the energy detector, at half the cost)
+        trainee = speaker == "trainee"
+        self.frontend = ChannelFrontEnd(settings.vad, near_gate=trainee, model="auto" if trainee else None)
         self.tracker = SpeakerTracker(speaker, settings.turns)
         self.pitch = PitchTracker(settings.pitch)
         self.ring = AudioRing(ring_s)

@@ -22,7 +22,10 @@ file). Rules, in order:
    talker's own words, in at least `ROOM_TALK_ACTIVE` of recent frames; assumed at the start,
    as Silero needs a second to call babble speech):
    in a quiet room it would only cut the trainee's own soft words.
-3. *Not the caller*: louder than the caller's predicted leak by `leak_margin_db`.
+3. *Not the caller*: louder than the caller's predicted leak by `leak_margin_db` to start;
+   within `LEAK_HOLD_FRAMES` of the near talker's last speech frame (double talk: the trainee
+   talking over the caller), by `LEAK_HOLD_MARGIN_DB` only, so their quieter syllables do not
+   split a barge-in in two.
 
 A frame that is not speech but above the floor by `low_margin_db` and not leak is *soft*: the
 turn tracker uses soft frames next to speech to place onsets and offsets where the voice
@@ -44,12 +47,14 @@ from voicetrainer.stream.vad import EnergyVad, SpeechModel, load_speech_model
 
 NEAR_MIN_FRAMES = 50  # speech-like frames (1 s) before the near-talker level is trusted
 NEAR_QUANTILE = 0.95  # the near talker's typical loud speech level
-NEAR_REFRESH_FRAMES = 10  # recompute the quantile every this many speech-like frames
+NEAR_REFRESH_FRAMES = 25  # recompute the quantile every this many speech-like frames (0.5 s)
 ROOM_TALK_FRAMES = 75  # time constant (1.5 s) of the share of frames with voices far below the near talker
 ROOM_TALK_ACTIVE = 0.2
 ROOM_MEASURED_FRAMES = 20  # frames (0.4 s) away from the near talker before the room counts as measured
 NEAR_HOLD_FRAMES = 15  # frames (0.3 s) around the near talker's speech that say nothing about the room  # the near-talker gate applies while at least this share of frames has them
 LISTEN_MIN_FRAMES = 50  # frames (1 s) of caller speech before the room level heard meanwhile is trusted
+LEAK_HOLD_FRAMES = 20  # frames (0.4 s, the turn tracker's end-of-speech silence) of the hold
+LEAK_HOLD_MARGIN_DB = 4.0  # a frame this far above the caller's predicted leak continues speech
 NEAR_SEED_FRAMES = 500  # a seeded near level holds as a minimum until this many (10 s) were heard
 NEAR_SEED_QUANTILE = 0.98  # seed: this quantile of all the channel's frame levels
 
@@ -94,6 +99,7 @@ class ChannelFrontEnd:
         self._bg_db = -math.inf  # their median (dBFS): the room's typical level
         self._room_frames = 0  # frames that measured the room (away from the near talker)
         self._since_near = 0  # frames since the near talker's last voiced frame
+        self._since_speech = LEAK_HOLD_FRAMES  # frames since the last frame this front end called speech
         self._room_talk = 0.5  # share of recent frames (away from the near talker) with a voice
         self._listen = Histogram(-100.0, 10.0, 0.5)  # this channel's levels while the caller speaks
         self._listen_db = -math.inf  # their median: the room around the trainee while they listen
@@ -128,7 +134,8 @@ class ChannelFrontEnd:
         if not self.energy.warm:
             self.meter.push(samples, level_dbfs, floor, False)
             return FrameDecision(False, False, prob)
-        not_leak = level_dbfs > leak_dbfs + cfg.leak_margin_db
+        held = self._since_speech < LEAK_HOLD_FRAMES
+        not_leak = level_dbfs > leak_dbfs + (LEAK_HOLD_MARGIN_DB if held else cfg.leak_margin_db)
         voiced = level_dbfs > floor + cfg.margin_db and level_dbfs > cfg.min_speech_dbfs
         if prob is not None and prob >= cfg.speech_prob and above:
             voiced = True  # speech the level rule misses: low SNR, a quiet microphone
@@ -138,7 +145,7 @@ class ChannelFrontEnd:
         near = level_dbfs >= self._near_db - cfg.near_db
         self._since_near = 0 if voiced and near else self._since_near + 1
         if self._since_near > NEAR_HOLD_FRAMES:  # away from the near talker's own (soft) words
-            far_voice = prob is not None and prob >= cfg.speech_prob
+            far_voice = prob is not None and prob >= cfg.speech_prob and not_leak  # the caller's leak is no room voice
             self._room_talk += (float(far_voice) - self._room_talk) / ROOM_TALK_FRAMES
             self._room_frames += 1
         # the room's level: heard while the caller speaks (two-party calls), else the channel's
@@ -152,6 +159,7 @@ class ChannelFrontEnd:
             # assumed): the gate sits halfway between them
             near = near and level_dbfs >= (self._near_db + bg_db) / 2
         speech = voiced and not_leak and near
+        self._since_speech = 0 if speech else self._since_speech + 1
         self.meter.push(samples, level_dbfs, floor, voiced and not_leak)
         return FrameDecision(speech, not speech and above and not_leak, prob)
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE
 
-SPECTRUM_EVERY = 4  # one speech frame in this many feeds the long-term spectrum
-MIN_SPECTRUM_FRAMES = 20  # speech frames analysed before the band is judged
+SPECTRUM_EVERY = 16  # one speech frame in this many (0.3 s) feeds the long-term spectrum
+MIN_SPECTRUM_FRAMES = 10  # spectra (3 s of speech) before the band is judged
 VOICE_BAND_HZ = (300.0, 3400.0)
 HIGH_BAND_HZ = (4200.0, 7600.0)  # above any telephone channel, inside a 16 kHz one
 TELEPHONE_HIGH_DB = -60.0  # high band this far below the voice band: upsampled 8 kHz audio
