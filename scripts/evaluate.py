@@ -350,7 +350,12 @@ def vad_segments(path: Path, settings=None) -> list[tuple[float, float]]:
     from voicetrainer.config import Settings
     from voicetrainer.session.pipeline import ChannelAnalyzer
 
+    from voicetrainer.stream.frontend import ChannelFrontEnd
+
     ch = ChannelAnalyzer("trainee", settings or Settings(), asr=False)
+    # speech of any speaker: the speech model without the near-talker gate (which keeps only
+    # the voice nearest the microphone, by design: a second talker in the room is not the trainee)
+    ch.frontend = ChannelFrontEnd(ch.frontend.cfg, near_gate=False)
     for frame in FileSource(path):
         ch.push(frame.samples.mean(axis=1), frame.index)
     ch.flush()
