@@ -19,9 +19,11 @@ file). Rules, in order:
    away: a voiced frame must be within `near_db` of the near talker's typical speech level (a
    high quantile of the channel's speech-like frames, which the near talker dominates). The
    gate applies only while the room has other voices (Silero hears speech, away from the near
-   talker's own words, in at least `ROOM_TALK_ACTIVE` of recent frames; assumed at the start,
-   as Silero needs a second to call babble speech):
-   in a quiet room it would only cut the trainee's own soft words.
+   talker's own words, in at least `ROOM_TALK_ACTIVE` of recent frames; in a two-party call
+   it is assumed at the start, as Silero needs a second to call babble speech and the room is
+   soon measured while the caller speaks; a trainee-only recording starts from a quiet room,
+   or a single speaker's soft last words were cut): in a quiet room it would only cut the
+   trainee's own soft words.
 3. *Not the caller*: louder than the caller's predicted leak by `leak_margin_db` to start;
    within `LEAK_HOLD_FRAMES` of the near talker's last speech frame (double talk: the trainee
    talking over the caller), by `LEAK_HOLD_MARGIN_DB` only, so their quieter syllables do not
@@ -50,8 +52,9 @@ NEAR_QUANTILE = 0.95  # the near talker's typical loud speech level
 NEAR_REFRESH_FRAMES = 25  # recompute the quantile every this many speech-like frames (0.5 s)
 ROOM_TALK_FRAMES = 75  # time constant (1.5 s) of the share of frames with voices far below the near talker
 ROOM_TALK_ACTIVE = 0.2
+ROOM_TALK_START = 0.5  # two-party calls: the room is assumed to talk until measured
 ROOM_MEASURED_FRAMES = 20  # frames (0.4 s) away from the near talker before the room counts as measured
-NEAR_HOLD_FRAMES = 15  # frames (0.3 s) around the near talker's speech that say nothing about the room  # the near-talker gate applies while at least this share of frames has them
+NEAR_HOLD_FRAMES = 50  # frames (1 s) after the near talker's speech that say nothing about the room (their soft last words)
 LISTEN_MIN_FRAMES = 50  # frames (1 s) of caller speech before the room level heard meanwhile is trusted
 LEAK_HOLD_FRAMES = 20  # frames (0.4 s, the turn tracker's end-of-speech silence) of the hold
 LEAK_HOLD_MARGIN_DB = 4.0  # a frame this far above the caller's predicted leak continues speech
@@ -100,7 +103,7 @@ class ChannelFrontEnd:
         self._room_frames = 0  # frames that measured the room (away from the near talker)
         self._since_near = 0  # frames since the near talker's last voiced frame
         self._since_speech = LEAK_HOLD_FRAMES  # frames since the last frame this front end called speech
-        self._room_talk = 0.5  # share of recent frames (away from the near talker) with a voice
+        self._room_talk = 0.0  # share of recent frames (away from the near talker) with a voice
         self._listen = Histogram(-100.0, 10.0, 0.5)  # this channel's levels while the caller speaks
         self._listen_db = -math.inf  # their median: the room around the trainee while they listen
         self.meter = QualityMeter()
@@ -126,6 +129,8 @@ class ChannelFrontEnd:
         if ref_level_dbfs is not None:
             if self.leak is None:
                 self.leak = LeakGate(cfg)
+                if self.energy.seen <= 1:  # a two-party call from its start: assume a talking room
+                    self._room_talk = ROOM_TALK_START
             leak_dbfs = self.leak.push(level_dbfs, ref_level_dbfs)
             if self.leak.ref_active:  # the trainee listens: what the mic hears is the room
                 self._listen.add((level_dbfs,))

@@ -67,6 +67,11 @@ class EnergyVad:
         self._mins: deque[tuple[int, float]] = deque()  # (frame, level), levels increasing
 
     @property
+    def seen(self) -> int:
+        """Frames fed so far."""
+        return self._seen
+
+    @property
     def warm(self) -> bool:
         return self._seen > self._warmup
 
