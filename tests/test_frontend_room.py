@@ -218,3 +218,27 @@ def test_beam_search_only_for_speech_in_noise(signals):
     assert level_spread_db(noisy) < 15
     cfg = AsrConfig()
     assert beam_size_for(y, cfg) == cfg.beam_size == 1 and beam_size_for(noisy, cfg) == cfg.noisy_beam_size
+
+
+def test_a_neighbour_15_db_down_is_not_the_trainee(evaluation, room, shared_audio, tmp_path):
+    """One other voice on the trainee's mic, 15 dB under the trainee, talking while the trainee
+    listens and in the pause before the caller's second line: no trainee turn there."""
+    call = room.build_room_call(shared_audio, 1)
+    y = call.audio.copy()
+    truth = call.truth
+    voice = evaluation.read_mono(shared_audio / "speech" / "stereo_diarization_left.wav")
+    rms = lambda x: float(np.sqrt(np.mean(x ** 2)))  # noqa: E731
+    trainee_rms = rms(np.concatenate([y[int(a * 16000):int(b * 16000), 1] for a, b in truth.trainee_turns]))
+    voice = voice / rms(voice) * trainee_rms * 10 ** (-15 / 20)
+    at = truth.caller_turns[0][0] + 0.5  # during the caller's first line and the trainee's answer
+    n = min(len(voice), len(y) - int(at * 16000))
+    y[int(at * 16000):int(at * 16000) + n, 1] += voice[:n]
+    path = evaluation.write_wav(tmp_path / "neighbour.wav", np.clip(y, -1, 1))
+    report = grade(path)
+    trainee = [t for t in report.turns if t.speaker == "trainee"]
+    false = [t for t in trainee if not any(t.start_s < b and t.end_s > a for a, b in _true_spans(truth))]
+    assert not false, [(t.start_s, t.end_s) for t in trainee]
+    # without the gate the neighbour started the trainee's answer 2 s early, over the caller
+    assert abs(trainee[0].start_s - truth.trainee_turns[0][0]) < 0.3, [(t.start_s, t.end_s) for t in trainee]
+    barge = truth.trainee_turns[1][0]
+    assert [round(i.start_s - barge, 1) for i in report.interruptions if i.kind == "interruption"] == [pytest.approx(0, abs=0.3)]
