@@ -349,7 +349,7 @@ def build_report(
         calm=calm,
     )
     # band from the spectrum, SNR, clipping, caller leak per channel; empty turns marked asr_error
-    metrics.extra["audio_quality"], checks = audio_checks(
+    metrics.audio_quality, checks = audio_checks(
         {name: ch.frontend.quality() for name, ch in result.channels.items()}, turns,
         {s.speaker for s in result.asr_spans}, header_telephone=call.info.telephone_band,
         clipped_fraction=clipped_fraction)
