@@ -350,7 +350,12 @@ def vad_segments(path: Path, settings=None) -> list[tuple[float, float]]:
     from voicetrainer.config import Settings
     from voicetrainer.session.pipeline import ChannelAnalyzer
 
+    from voicetrainer.stream.frontend import ChannelFrontEnd
+
     ch = ChannelAnalyzer("trainee", settings or Settings(), asr=False)
+    # speech of any speaker: the speech model without the near-talker gate (which keeps only
+    # the voice nearest the microphone, by design: a second talker in the room is not the trainee)
+    ch.frontend = ChannelFrontEnd(ch.frontend.cfg, near_gate=False)
     for frame in FileSource(path):
         ch.push(frame.samples.mean(axis=1), frame.index)
     ch.flush()
@@ -461,7 +466,7 @@ def calm_scores(shared: Path) -> dict[str, dict]:
 
 # ----------------------------------------------------------------------------- main
 
-def evaluate(shared: Path, *, asr: bool = True, calls: bool = True) -> dict:
+def evaluate(shared: Path, *, asr: bool = True, calls: bool = True, room: bool = True) -> dict:
     t0 = time.perf_counter()
     result: dict = {"shared": str(shared)}
     transcriber = _transcriber() if (asr or calls) else None
@@ -498,6 +503,13 @@ def evaluate(shared: Path, *, asr: bool = True, calls: bool = True) -> dict:
             "backchannels_right": all(r["backchannels"] == r["expected_backchannels"] for r in rows),
             "layouts": rows, "noise_sweep": sweep,
         }
+    if calls and room:  # the room set: crosstalk, babble, noise, ... (scripts/eval_room.py, #15)
+        from dataclasses import asdict
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from eval_room import eval_room, grading_transcriber
+
+        result["room"] = [asdict(x) for x in eval_room(shared, grading_transcriber())]
     result["vad"] = eval_vad(shared)
     result["calm"] = calm_scores(shared)
     result["language"] = language_figures()
@@ -536,6 +548,11 @@ def print_table(r: dict) -> None:
         print("  room noise (no ASR): " + "; ".join(
             f"{x['noise_dbfs']:.0f} dBFS: {x['calls_right']}/{x['calls']} right, overlap err <= "
             f"{x['max_abs_overlap_error_s']} s, gap err <= {x['max_abs_gap_error_s']} s" for x in c["noise_sweep"]))
+    if "room" in r:
+        from eval_room import RoomRow, markdown as room_markdown
+
+        print("\nRooms (five constructed calls under crosstalk, babble, noise, ...; scripts/eval_room.py):")
+        print(room_markdown([RoomRow(**x) for x in r["room"]]))
     print("\nVAD vs RTTM (10 ms frames, speech of any speaker):")
     for v in r["vad"]:
         print(f"  {v['file']:<22} accuracy {v['accuracy']:.1%}  miss {v['miss']:.1%}  false alarm {v['false_alarm']:.1%}")
@@ -606,6 +623,10 @@ def markdown_table(r: dict) -> str:
         worst = min(scored, key=lambda k: scored[k]["f1"])
         rows.append(f"| Move detector, macro F1 over 13 kinds | {Path(fs['file']).name}: {fs['rows']} labelled agent "
                     f"utterances | {fs['macro_f1']:.2f}; lowest kind {worst} {scored[worst]['f1']:.2f} |")
+    if "room" in r:
+        from eval_room import RoomRow, markdown as room_markdown
+
+        rows += ["", room_markdown([RoomRow(**x) for x in r["room"]])]
     return "\n".join(rows)
 
 
@@ -616,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print the README's accuracy table")
     ap.add_argument("--skip-asr", action="store_true", help="no WER/WPM")
     ap.add_argument("--skip-calls", action="store_true", help="no constructed calls")
+    ap.add_argument("--skip-room", action="store_true", help="no room conditions (crosstalk, babble, noise)")
     ap.add_argument("--only-language", action="store_true", help="only the move detector (no audio, seconds)")
     ap.add_argument("--live-turns", action="store_true",
                     help="also run simulated practice calls in real time (~3 min) and compare the live "
@@ -630,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate: no shared audio at {shared} (set VOICETRAINER_SHARED or --shared)", file=sys.stderr)
         return 2
     os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
-    r = evaluate(shared, asr=not args.skip_asr, calls=not args.skip_calls)
+    r = evaluate(shared, asr=not args.skip_asr, calls=not args.skip_calls, room=not args.skip_room)
     if args.live_turns:
         from live_turns import add_live_turns
 

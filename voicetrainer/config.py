@@ -39,6 +39,15 @@ class VadConfig:
         floor_init_dbfs: the noise floor assumed before any audio is seen.
         floor_min_dbfs: the floor never goes below this (digital silence would otherwise make
             every breath speech).
+        backend: "silero" (speech/noise model from the audio, energy for the edges) or
+            "energy" (level only; also the fallback when the model cannot load).
+        speech_prob: Silero probability above which a frame is voiced.
+        low_margin_db: with the model, a voiced frame is this far above the floor; frames this
+            far above it next to speech are soft edges (onset/offset placement).
+        near_db: a voiced frame within this many dB of the near talker's typical loud speech
+            level is the near talker; quieter voices (a neighbour, babble) are not.
+        leak_margin_db: a trainee frame must be this much louder than the caller's predicted
+            leak (`voicetrainer.stream.crosstalk`).
     """
 
     margin_db: float = 10.0
@@ -46,6 +55,11 @@ class VadConfig:
     floor_window_s: float = 2.0
     floor_init_dbfs: float = -60.0
     floor_min_dbfs: float = -70.0
+    backend: str = "silero"
+    speech_prob: float = 0.5
+    low_margin_db: float = 6.0
+    near_db: float = 10.0
+    leak_margin_db: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,8 @@ class TurnConfig:
             interruption.
         merge_pause_s: same-speaker segments closer than this, with nobody else speaking in
             between, form one turn.
+        edge_s: soft frames (above the noise floor, below the speech threshold) move a
+            segment's onset back and its offset forward by at most this long.
     """
 
     min_speech_ms: int = 80
@@ -67,6 +83,7 @@ class TurnConfig:
     backchannel_max_s: float = 1.0
     backchannel_max_words: int = 3
     merge_pause_s: float = 2.0
+    edge_s: float = 0.05  # measured: onset and offset errors centred on zero (scripts/eval_room.py calls)
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,8 @@ class AsrConfig:
         no_speech_threshold: segments whose no_speech_prob is above this are dropped.
         logprob_threshold: ... and whose avg_logprob is below this.
         language: the models shipped are English-only.
+        noisy_beam_size: beam width for a job whose frame levels spread less than
+            `noisy_below_db` (speech in noise: about its SNR; `asr.whisper.beam_size_for`).
         temperature_fallback: re-decode a window at temperatures 0.2 ... 1.0 when its text is
             repetitive or improbable (Whisper's default). Off: greedy only, deterministic, and a
             window never costs 6 decodes (a packed window of repeated phrases did; see
@@ -114,6 +133,8 @@ class AsrConfig:
     logprob_threshold: float = -1.0
     language: str = "en"
     temperature_fallback: bool = False
+    noisy_beam_size: int = 5
+    noisy_below_db: float = 20.0
 
 
 @dataclass(frozen=True)

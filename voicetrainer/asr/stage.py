@@ -35,6 +35,9 @@ from voicetrainer.types import Word
 log = get_logger(__name__)
 
 FINAL = "final"
+RETRY_MIN_SPEECH_S = 0.5  # a stretch of packed speech this long is expected to carry a word
+MAX_WORD_S = 0.6  # a recognised word counts as no longer than this (the coverage test)
+RETRY_EDGE_S = 1.0  # ... and no more than this at its start or end without one (0.25 s of it is padding)
 CAPTION = "caption"
 
 
@@ -86,6 +89,31 @@ class AsrJob:
             b = start + min(max(w.end_s - off, 0.0), dur)
             out.append(Word(w.word, round(a, 3), round(max(a, b), 3), w.probability))
         return out
+
+
+def pieces_missing_words(pieces, words: list[Word], *, min_s: float = RETRY_MIN_SPEECH_S,
+                         edge_s: float = RETRY_EDGE_S) -> list[tuple[float, float, float]]:
+    """The pieces (offset in the job, session start, duration; seconds) of a packed job that
+    came back short: at least `min_s` long and without a word, or with more than `edge_s` of
+    their start or end not covered by any word (`words` on the session clock)."""
+    words = sorted(words, key=lambda w: w.start_s + w.end_s)
+    mids = [(w.start_s + w.end_s) / 2 for w in words]
+    out = []
+    for piece in pieces:
+        _, start, dur = piece
+        i, j = bisect.bisect_left(mids, start - 0.05), bisect.bisect_right(mids, start + dur + 0.05)
+        if i >= j:
+            if dur >= min_s:
+                out.append(piece)
+            continue
+        # a word's time stretches over speech Whisper did not decode ("be" 19.66-21.56 s when
+        # the rest of the sentence was lost): no word counts as longer than MAX_WORD_S
+        first, last = words[i], words[j - 1]
+        head = max(first.start_s, first.end_s - MAX_WORD_S) - start
+        tail = start + dur - min(last.end_s, last.start_s + MAX_WORD_S)
+        if head > edge_s or tail > edge_s:
+            out.append(piece)
+    return out
 
 
 @dataclass
@@ -236,6 +264,24 @@ class AsrStage:
             return [self._transcribe_piece(job, piece) for piece in job.pieces]
         if job.pieces and dataclasses.is_dataclass(transcript):
             transcript = dataclasses.replace(transcript, words=job.to_session(transcript.words))
+            # no silent loss: Whisper may stop decoding a packed window early (a clean 10-minute
+            # call lost three trainee turns that way); a stretch that came back short is retried
+            # alone, and the retry's words replace the packed ones when there are more of them
+            retried = []
+            for piece in pieces_missing_words(job.pieces, transcript.words):
+                again = self._transcribe_piece(job, piece)
+                _, start, dur = piece
+                inside = [w for w in transcript.words if start - 0.05 <= (w.start_s + w.end_s) / 2 <= start + dur + 0.05]
+                if again.transcript is not None and len(again.transcript.words) > len(inside):
+                    gone = {id(w) for w in inside}
+                    transcript.words = [w for w in transcript.words if id(w) not in gone]
+                    retried.append(again)
+                elif again.error and not inside:
+                    retried.append(again)
+            if retried:
+                log.info("%s %.1f-%.1f s: %d stretch(es) of speech came back short from a packed job; "
+                         "recognised again alone", job.speaker, job.start_s, job.end_s, len(retried))
+            return [AsrSpanResult(job.speaker, job.start_s, job.end_s, transcript, lane=job.lane), *retried]
         return [AsrSpanResult(job.speaker, job.start_s, job.end_s, transcript, lane=job.lane)]
 
     def _transcribe_piece(self, job: AsrJob, piece: tuple[float, float, float]) -> AsrSpanResult:

@@ -149,6 +149,21 @@ def _skills_html(report: Report, rubric: "Rubric | None") -> str:
     return "".join(out)
 
 
+def _quality_html(report: Report) -> str:
+    """One line per channel: band (from the spectrum), speech-to-noise ratio, clipping, caller leak."""
+    q = report.metrics.get("audio_quality") or {}
+    parts = []
+    for channel, v in q.items():
+        bits = ["telephone band" if v.get("telephone_band") else ("wideband" if v.get("high_band_db") is not None else "band not judged")]
+        if v.get("snr_db") is not None:
+            bits.append(f"speech {v['snr_db']:.0f} dB above the noise")
+        bits.append(f"{(v.get('clipped_fraction') or 0):.1%} clipped")
+        if v.get("crosstalk_db") is not None:
+            bits.append(f"caller leaks in at {v['crosstalk_db']:.0f} dB")
+        parts.append(f"{_e(channel)}: {_e(', '.join(bits))}")
+    return f'<p class="sub" id="audio-quality">Audio quality — {"; ".join(parts)}</p>' if parts else ""
+
+
 def _metric_cards(report: Report) -> str:
     m = report.metrics or {}
     calm = m.get("calm") if isinstance(m.get("calm"), Mapping) else {}
@@ -304,7 +319,8 @@ def render_report_html(
         + f'<div class="hdr"><div><h1>{_e(title)}</h1><p class="sub">{_e(subtitle)}</p></div>'
         f'<div class="overall {overall_cls}" aria-label="Overall score"><b id="overall">{_score_text(report.overall)}</b>overall</div></div>'
         + (f'<section class="warn"><h2>Notes</h2><ul>{warnings}</ul></section>' if warnings else "")
-        + f'<section aria-labelledby="h-metrics"><h2 id="h-metrics">Key figures</h2><div class="cards">{_metric_cards(report)}</div></section>'
+        + f'<section aria-labelledby="h-metrics"><h2 id="h-metrics">Key figures</h2><div class="cards">{_metric_cards(report)}</div>'
+        + _quality_html(report) + '</section>'
         f'<section aria-labelledby="h-timeline"><h2 id="h-timeline">Timeline</h2>{plots.timeline_svg(report, long_silence_s=long_s)}'
         '<div class="legend"><span style="--c:#64748b">caller</span><span style="--c:#0f766e">trainee</span>'
         f'<span style="--c:#b91c1c">interruption</span><span style="--c:#e2e8f0">silence ≥ {long_s:g} s</span></div></section>'

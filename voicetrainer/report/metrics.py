@@ -30,6 +30,9 @@ class Metrics:
         pauses_in_turns, mean_pause_s: pauses inside trainee turns.
         calm: the vocal calm of the call against the baseline (``score`` 0-100 and parts).
         recovery: recovery after caller escalations (`voicetrainer.analysis.recovery`).
+        audio_quality: per channel, measured on the audio (`voicetrainer.stream.quality`):
+            ``{channel: {high_band_db, telephone_band, snr_db, noise_dbfs, clipped_fraction,
+            crosstalk_db}}``.
         extra: any other key, kept as it came.
     """
 
@@ -51,6 +54,7 @@ class Metrics:
     mean_pause_s: float | None = None
     calm: dict[str, Any] = field(default_factory=dict)
     recovery: dict[str, Any] | None = None
+    audio_quality: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from voicetrainer import get_logger
 from voicetrainer.asr.stage import AsrSpanResult, AsrStage, PackedPolicy
 from voicetrainer.asr.whisper import Transcriber
-from voicetrainer.audio.frames import Frame
+from voicetrainer.audio.frames import Frame, rms_dbfs
 from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE, Settings
 from voicetrainer.session.pipeline import AsrJob, ChannelAnalyzer
 from voicetrainer.stream.turns import EventKind, Segment, TurnEvent
@@ -73,16 +73,20 @@ class CallAnalyzer:
                     if transcriber is not None else None)
         self.events: list[TurnEvent] = []
         self.frames = 0
+        self._leak_ref = "caller" in speakers and "trainee" in speakers
         self._done: list[AsrSpanResult] = []  # results handed out by poll_transcripts
 
     def push(self, frame: Frame, *, speech: dict[str, bool] | None = None) -> list[TurnEvent]:
         """One frame of every channel. `speech` overrides the VAD for speakers whose activity is
         known exactly (the caller's playback in a live session)."""
         new: list[TurnEvent] = []
+        # the trainee's microphone hears the caller's leak; the caller column is its reference
+        ref = rms_dbfs(frame.channel(self.speakers["caller"])) if self._leak_ref else None
         for name, col in self.speakers.items():
             ch = self.channels[name]
             override = speech.get(name) if speech else None
-            out = ch.push(frame.channel(col), frame.index, is_speech=override)
+            out = ch.push(frame.channel(col), frame.index, is_speech=override,
+                          ref_level_dbfs=ref if name == "trainee" else None)
             for ev in out.events:
                 new.append(ev)
                 if ev.kind is EventKind.SPEECH_START:

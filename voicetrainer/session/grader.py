@@ -17,6 +17,7 @@ from voicetrainer.analysis.calm import calm_score
 from voicetrainer.analysis.pacing import find_fillers, pacing, turn_pauses, turn_wpm
 from voicetrainer.analysis.recovery import analyze_recovery
 from voicetrainer.asr import Transcriber
+from voicetrainer.audio.levels import frame_levels_dbfs
 from voicetrainer.audio.sources import AudioInfo, FileSource, probe_audio
 from voicetrainer.config import Settings
 from voicetrainer.errors import AudioInputError, printable
@@ -24,6 +25,7 @@ from voicetrainer.report.metrics import Metrics
 from voicetrainer.report.schema import Interruption, Report, Turn, Word
 from voicetrainer.rules import RULES, Rules
 from voicetrainer.session.analyzer import CallAnalyzer, CallResult
+from voicetrainer.session.asr_check import audio_checks
 from voicetrainer.session.pipeline import ChannelAnalyzer, VoiceAccumulator, VoiceStats
 from voicetrainer.stream.turns import TurnSpan, build_turns, find_overlaps, response_gaps, silences
 
@@ -176,6 +178,8 @@ def grade(
         asr_workers=max(1, min(options.asr_workers, len(asr_speakers))),
         max_pending_jobs=2 * max(1, options.asr_workers),
     ) as analyzer:
+        if "trainee" in call.speakers:  # the near talker's level, known before the first frame
+            analyzer.channels["trainee"].frontend.seed_near(frame_levels_dbfs(call.audio, call.speakers["trainee"], call.info))
         every = int(PROGRESS_EVERY_S / 0.02)  # frames of 20 ms
         total_s = max(call.info.duration_s, 1e-3)
         for frame in source:
@@ -344,10 +348,12 @@ def build_report(
         mean_pause_s=_r(pace.mean_pause_s, 3),
         calm=calm,
     )
-    if clipped_fraction > 0.01:
-        warnings.append(f"audio quality: {clipped_fraction:.1%} of samples are clipped; loudness figures are unreliable")
-    if call.info.telephone_band:
-        warnings.append("telephone-band audio (8 kHz or u-law): pitch and vocal-effort figures are less precise")
+    # band from the spectrum, SNR, clipping, caller leak per channel; empty turns marked asr_error
+    metrics.audio_quality, checks = audio_checks(
+        {name: ch.frontend.quality() for name, ch in result.channels.items()}, turns,
+        {s.speaker for s in result.asr_spans}, header_telephone=call.info.telephone_band,
+        clipped_fraction=clipped_fraction)
+    warnings += checks
     if asr_errors:
         warnings.append(f"speech recognition failed on {len(asr_errors)} stretch(es); those turns are marked asr_error")
     warnings += _session_warnings(call.meta)

@@ -1,6 +1,6 @@
 """The per-channel streaming pipeline, shared by live practice and offline grading.
 
-    Frame -> loudness -> VAD -> SpeakerTracker -> TurnEvents
+    Frame -> loudness -> front end (VAD, near talker, caller leak) -> SpeakerTracker -> TurnEvents
           -> PitchTracker (batched YIN + tilt) -> VoiceStats per segment, call histograms, tracks
           -> AudioRing -> SpeechChunker -> AsrJob (audio of finished speech, for the ASR worker)
 
@@ -22,7 +22,7 @@ from voicetrainer.types import VoiceStats  # noqa: F401  (re-exported)
 from voicetrainer.stream.ring import AudioRing  # noqa: F401  (re-exported)
 from voicetrainer.stream.features import Histogram, PitchPoint, PitchTracker, hz_to_semitones, semitones_to_hz
 from voicetrainer.stream.turns import EventKind, Segment, SpeakerTracker, TurnEvent
-from voicetrainer.stream.vad import EnergyVad
+from voicetrainer.stream.frontend import ChannelFrontEnd
 
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE  # 0.02 s
 NUCLEUS_DB = 3.0  # a syllable nucleus is a loudness peak this far above the dips around it
@@ -105,7 +105,10 @@ class ChannelAnalyzer:
         pad_s: float = 0.25, pack_s: float = 0.0, pack_gap_s: float = 0.3,
     ):
         self.speaker = speaker
-        self.vad = EnergyVad(settings.vad)
+        # speech vs noise, the near talker and the caller's leak: the trainee's microphone (the
+        # caller's side is a line or the played signal: the energy detector, at half the cost)
+        trainee = speaker == "trainee"
+        self.frontend = ChannelFrontEnd(settings.vad, near_gate=trainee, model="auto" if trainee else None)
         self.tracker = SpeakerTracker(speaker, settings.turns)
         self.pitch = PitchTracker(settings.pitch)
         self.ring = AudioRing(ring_s)
@@ -137,15 +140,23 @@ class ChannelAnalyzer:
         self._rising, self._trough, self._peak, self._peak_voiced = False, -120.0, -120.0, False
 
     # ------------------------------------------------------------------ streaming
-    def push(self, samples: np.ndarray, index: int, *, is_speech: bool | None = None) -> ChannelOutput:
+    def push(self, samples: np.ndarray, index: int, *, is_speech: bool | None = None,
+             ref_level_dbfs: float | None = None) -> ChannelOutput:
+        """`ref_level_dbfs`: the caller's level in this frame, when this channel can hear the
+        caller's leak (the trainee channel of a two-party call, live or recorded)."""
         out = ChannelOutput()
         t_s = index * FRAME_S
         level = rms_dbfs(samples)
         self.last_level_dbfs = level
-        speech = self.vad.is_speech(level) if is_speech is None else is_speech
+        soft = False
+        if is_speech is None:
+            decision = self.frontend.push(samples, level, ref_level_dbfs)
+            speech, soft = decision.speech, decision.soft
+        else:
+            speech = is_speech
         self.ring.write(samples)
         self.frames += 1
-        for ev in self.tracker.push(speech, t_s):
+        for ev in self.tracker.push(speech, t_s, soft=soft):
             self._on_event(ev, out)
         in_speech = self.tracker.speaking or speech
         self._pending.append((index, level, in_speech, speech))

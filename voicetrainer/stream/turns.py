@@ -81,20 +81,33 @@ class SpeakerTracker:
         self._last_speech_end_s = 0.0
         self._run = 0  # consecutive frames supporting the pending transition
         self._misses = 0
+        self._soft_from: float | None = None  # start of the run of soft frames before an onset
+        self._voice_end_s = 0.0  # end of the last speech frame (before soft-tail extension)
+        self._tail_open = False  # soft frames still continue the last speech frame
 
     @property
     def speaking(self) -> bool:
         """Inside a confirmed segment (SPEAKING or STOPPING)."""
         return self.state in (VoiceState.SPEAKING, VoiceState.STOPPING)
 
-    def push(self, is_speech: bool, t_s: float) -> list[TurnEvent]:
+    def push(self, is_speech: bool, t_s: float, *, soft: bool = False) -> list[TurnEvent]:
+        """One frame's decision. `soft`: not speech, but the level is still above the noise
+        floor (the front end's low threshold): a run of soft frames just before a confirmed
+        onset moves the onset back onto it, and a run just after speech moves the offset
+        forward, each by at most `edge_s`, so turns start and end where the voice does."""
         s = self.state
         end_s = t_s + FRAME_S
         if s is VoiceState.QUIET:
             if is_speech:
-                self.state, self._onset_s, self._run, self._misses = VoiceState.STARTING, t_s, 1, 0
+                onset = t_s if self._soft_from is None else max(self._soft_from, t_s - self.cfg.edge_s)
+                self.state, self._onset_s, self._run, self._misses = VoiceState.STARTING, onset, 1, 0
                 if self._run >= self._min_speech:
                     return self._confirm_start(end_s)
+            elif soft:
+                if self._soft_from is None:
+                    self._soft_from = t_s
+            else:
+                self._soft_from = None
         elif s is VoiceState.STARTING:
             if is_speech:
                 self._run += 1
@@ -104,20 +117,32 @@ class SpeakerTracker:
                 self._misses += 1
                 if self._misses > 1:  # one dropped frame is tolerated inside an onset
                     self.state = VoiceState.QUIET
+                    self._soft_from = None
         elif s is VoiceState.SPEAKING:
             if is_speech:
-                self._last_speech_end_s = end_s
+                self._last_speech_end_s = self._voice_end_s = end_s
+                self._tail_open = True
             else:
                 self.state, self._run = VoiceState.STOPPING, 1
+                self._extend_tail(soft, end_s)
         elif s is VoiceState.STOPPING:
             if is_speech:
                 self.state = VoiceState.SPEAKING
-                self._last_speech_end_s = end_s
+                self._last_speech_end_s = self._voice_end_s = end_s
+                self._tail_open = True
             else:
+                self._extend_tail(soft, end_s)
                 self._run += 1
                 if self._run >= self._min_silence:
                     return self._confirm_end(end_s)
         return []
+
+    def _extend_tail(self, soft: bool, end_s: float) -> None:
+        """A soft frame right after speech (no gap) extends the segment's end, up to `edge_s`."""
+        if soft and self._tail_open and end_s - self._voice_end_s <= self.cfg.edge_s + 1e-9:
+            self._last_speech_end_s = end_s
+        else:
+            self._tail_open = False
 
     def flush(self, t_s: float) -> list[TurnEvent]:
         """End of stream: close an open segment at its last speech frame."""
@@ -128,7 +153,9 @@ class SpeakerTracker:
 
     def _confirm_start(self, now_s: float) -> list[TurnEvent]:
         self.state = VoiceState.SPEAKING
-        self._last_speech_end_s = now_s
+        self._last_speech_end_s = self._voice_end_s = now_s
+        self._soft_from = None
+        self._tail_open = True
         return [TurnEvent(EventKind.SPEECH_START, self.speaker, self._onset_s, now_s)]
 
     def _confirm_end(self, now_s: float) -> list[TurnEvent]:
