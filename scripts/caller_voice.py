@@ -184,11 +184,11 @@ def _wer(transcriber, lines, audio, rate: int, misheard: list[str]) -> float:
 
 
 def measure(persona_id: str, transcriber, work: Path, *, repeat: int = 1, phone_line: bool = False,
-            prefill: bool = True) -> Row:  # fmt: skip
+            prefill: bool = True, situation: str = "complaint") -> Row:  # fmt: skip
     """``check_persona`` ``repeat`` times, each in a fresh cache (the cache fill timed on the
     first only): the mean calm score and WER, with their (min, max) over the renders."""
     rows = [check_persona(persona_id, transcriber, work / f"cache-{i}", work, phone_line=phone_line,
-                          prefill=prefill and i == 0) for i in range(repeat)]  # fmt: skip
+                          situation=situation, prefill=prefill and i == 0) for i in range(repeat)]  # fmt: skip
     calms = [r.calm_score for r in rows if r.calm_score is not None]
     wers = [r.wer for r in rows]
     first = rows[0]
@@ -216,6 +216,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-prefill", action="store_true", help="skip timing the whole-persona cache fill")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="render N times: mean and spread")
     ap.add_argument("--misheard", action="store_true", help="list the lines Whisper got wrong")
+    ap.add_argument("--situation", default="complaint", help="which lines (default: complaint; e.g. escalation)")
     args = ap.parse_args(argv)
     ids = args.personas or [p.stem for p in persona_files()]
     transcriber = _get_transcriber(Settings())
@@ -224,7 +225,7 @@ def main(argv=None) -> int:
         work = Path(args.cache) if args.cache else Path(tmp)
         for pid in ids:
             rows.append(measure(pid, transcriber, work, repeat=max(1, args.repeat), phone_line=args.phone_line,
-                                prefill=not args.no_prefill))  # fmt: skip
+                                prefill=not args.no_prefill, situation=args.situation))  # fmt: skip
             if not args.json:
                 r = rows[-1]
                 spread = ""
