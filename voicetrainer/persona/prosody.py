@@ -12,8 +12,8 @@ shorter pauses):
 
 - rate: the engine's own control (espeak-ng speed, Piper ``length_scale``);
 - pitch level: espeak-ng's pitch, or librosa's phase-vocoder ``pitch_shift`` for engines without
-  one (Piper); pitch *range*: espeak-ng's range control, or an emphasis raise on the louder
-  stretches of the line (the same librosa pitch shift, cross-faded at the stretch edges);
+  one (Piper); pitch *range*: espeak-ng's range control (``emphasise`` can raise the louder
+  stretches of a Piper line further, but the shipped bands leave it off: see PROSODY_BY_BAND);
 - pauses between phrases shortened and phrase ends clipped (the fall-off of a sentence cut short);
 - vocal effort: a pre-emphasis blend (flatter spectral tilt) and soft saturation (``tanh``);
 - loudness: a gain by band, then a peak limit;
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # bumped whenever shape_line renders differently (part of the render-cache key)
-PROSODY_VERSION = 1
+PROSODY_VERSION = 2
 
 PEAK_LIMIT = 0.97  # final peak after shaping (headroom for the resampler)
 SPLIT_TOP_DB = 32.0  # stretches quieter than peak - this are pauses (librosa.effects.split)
@@ -63,8 +63,9 @@ class Prosody:
         pause_factor: pauses between phrases are scaled by this (1 = as rendered).
         clip_ends: cut the fall-off at the end of each phrase.
         sigh: an exasperated exhale before some lines (one in ``SIGH_EVERY``).
-        noise_scale: Piper's generator noise (more = livelier voice quality).
-        noise_w_scale: Piper's phoneme-duration noise (more = less even rhythm).
+        noise_scale: Piper's generator noise (more = livelier voice quality; > 0 = a different
+            render every time).
+        noise_w_scale: Piper's phoneme-duration noise (more = less even rhythm; > 0 = as above).
     """
 
     name: str
@@ -77,22 +78,32 @@ class Prosody:
     pause_factor: float = 1.0
     clip_ends: bool = False
     sigh: bool = False
-    noise_scale: float = 0.667
-    noise_w_scale: float = 0.8
+    noise_scale: float = 0.0
+    noise_w_scale: float = 0.0
 
 
-# One per mood band (persona.tts.MOOD_BAND_NAMES). Calm is the persona's own voice, 8 dB down;
-# furious is +3 semitones with stressed words 1.5 higher, a wider range, full loudness, full
-# effort, 5 % faster and pauses cut to 60 %. The rate rises little: faster speech cost Whisper
-# (tiny.en) more words than it added to the calm score (scripts/caller_voice.py measures both).
+# One per mood band (persona.tts.MOOD_BAND_NAMES). Calm is the persona's own voice, 10 dB down;
+# furious is +3 semitones, a wider range (espeak-ng's control), full loudness, full effort, 5 %
+# faster and pauses cut to 60 %. Measured with scripts/caller_voice.py on the shipped personas
+# (calm score of furious vs calm lines, Whisper tiny.en WER of the furious lines):
+# - the faster rate buys no calm points (rates within +-20 % are not compared) and a slower one
+#   did not help Whisper, so it rises little;
+# - Piper renders with no sampling noise (noise_scale = noise_w_scale = 0): the same line is the
+#   same audio every time (onnxruntime's random generator cannot be seeded per line), so the
+#   cache, the calm score and the WER are reproducible; the default noise (0.667 / 0.8) did not
+#   make the voice easier to understand (WER spread 0-11 % per persona between renders);
+# - emphasis_st (stressed stretches raised further, two phase-vocoder shifts cross-faded) is 0:
+#   it raised the pitch median rather than the spread, and cost Whisper words (escalation and
+#   opening lines of all 8 personas, 477 words: WER 3.6 % with it, 1.9 % without); the calm
+#   band's extra 2 dB down buys back the calm points it gave.
 PROSODY_BY_BAND = (
-    Prosody("calm", gain_db=-8.0),
-    Prosody("upset", rate_factor=1.02, pitch_st=1.0, range_factor=1.2, emphasis_st=0.5, gain_db=-5.5,
-            effort=0.35, pause_factor=0.85, noise_scale=0.7, noise_w_scale=0.85),
-    Prosody("angry", rate_factor=1.04, pitch_st=2.0, range_factor=1.45, emphasis_st=1.0, gain_db=-3.0,
-            effort=0.7, pause_factor=0.7, clip_ends=True, noise_scale=0.75, noise_w_scale=0.9),
-    Prosody("furious", rate_factor=1.05, pitch_st=3.0, range_factor=1.7, emphasis_st=1.5, gain_db=0.0,
-            effort=1.0, pause_factor=0.6, clip_ends=True, sigh=True, noise_scale=0.8, noise_w_scale=1.0),
+    Prosody("calm", gain_db=-10.0),
+    Prosody("upset", rate_factor=1.02, pitch_st=1.0, range_factor=1.2, gain_db=-5.5, effort=0.35,
+            pause_factor=0.85),
+    Prosody("angry", rate_factor=1.04, pitch_st=2.0, range_factor=1.45, gain_db=-3.0, effort=0.7,
+            pause_factor=0.7, clip_ends=True),
+    Prosody("furious", rate_factor=1.05, pitch_st=3.0, range_factor=1.7, gain_db=0.0, effort=1.0,
+            pause_factor=0.6, clip_ends=True, sigh=True),
 )  # fmt: skip
 SIGH_EVERY = 3  # a sighing band sighs before one line in three (chosen by the text)
 
