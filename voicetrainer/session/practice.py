@@ -185,9 +185,10 @@ def run_call(
     now_s: Callable[[int], float] | None = None, on_update: Callable[[LiveUpdate], None] | None = None,
     baseline: VoiceStats | None = None, tts_backend=None, options: LiveOptions | None = None,
     device_stats: Callable[[], dict] | None = None, prepared=None, on_session: Callable[[LiveSession], None] | None = None,
-    caption_transcriber=None,
+    caption_transcriber=None, extra_meta: dict | None = None,
 ) -> tuple[Report, Path]:
     """Run one call from `frames` (an iterator of mic `Frame`s) and write its session folder.
+    `extra_meta`: more keys for the session's meta (e.g. the browser headset, an assignment).
 
     `frames` may need the session to exist (a simulated trainee listens to the caller track):
     pass a callable ``frames(session) -> Iterator[Frame]`` for that.
@@ -206,6 +207,7 @@ def run_call(
     meta = {
         "persona": persona.id, "persona_name": persona.name, "trainee": setup.trainee, "seed": setup.seed,
         "facts": list(persona.scenario.facts), "mode": "live" if realtime else "simulated",
+        **(extra_meta or {}),
     }
     opts = options or LiveOptions(realtime=realtime)
     rules = rules_for(setup.rubric)  # one set of thresholds: live nudges, report, rubric
