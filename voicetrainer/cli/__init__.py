@@ -35,6 +35,7 @@ def _optional_modules() -> list[str]:
         "voicetrainer.cli.calm",
         "voicetrainer.cli.recover",
         "voicetrainer.cli.serve",
+        "voicetrainer.cli.users",
     ]
 
 

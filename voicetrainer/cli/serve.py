@@ -9,12 +9,13 @@ def register(sub, common) -> None:
     p = sub.add_parser(
         "serve", parents=[common], help="the web app for recruits and trainers (local browser page)",
         description="Start the local web app and print its address. It listens on 127.0.0.1 only; "
-        "another --host needs --token, and every request must then carry it. Without --token the "
-        "account that started it gets in directly; other accounts on this PC need the printed link.",
+        "another --host needs accounts (`voicetrainer users add`) or --token. Once accounts exist everyone "
+        "logs in; without accounts the account that started it gets in directly (it acts as a trainer) and "
+        "other accounts on this PC need the printed link.",
     )
     p.add_argument("--port", type=int, default=8765, metavar="N", help="port (default 8765; 0 = any free port)")
     p.add_argument("--host", default="127.0.0.1", metavar="ADDR",
-                   help="address to listen on (default 127.0.0.1; anything else requires --token)")
+                   help="address to listen on (default 127.0.0.1; anything else requires accounts or --token)")
     p.add_argument("--token", metavar="SECRET",
                    help="require this token on every request ('auto' = generate one and print the link)")
     p.add_argument("--allow-folder", action="append", default=[], metavar="DIR",
@@ -38,10 +39,13 @@ def run(args) -> int:
         raise InputError("too short: use at least 12 characters (or --token auto)", field="--token")
     app = WebApp(settings=settings, token=token, input_roots=[Path(d) for d in args.allow_folder])
     server = make_server(app, args.host, args.port)  # refuses a non-loopback host without a token (exit 2)
-    url = server.url + f"?token={app.token}"  # other accounts on this PC need it (the owner does not)
+    accounts = app.accounts.has_accounts()
+    url = server.url if accounts else server.url + f"?token={app.token}"  # without accounts: others need it
     con = console()
     con.print(f"voicetrainer is running at {url}", markup=False, highlight=False)
-    if not is_loopback(args.host):
+    if accounts:
+        con.print("accounts exist: everyone logs in (voicetrainer users list)", markup=False)
+    elif not is_loopback(args.host):
         con.print(f"listening on {args.host}: only people with the link above (it carries the token) can use it",
                   markup=False)
     con.print("press Ctrl-C to stop", markup=False)
@@ -55,9 +59,6 @@ def run(args) -> int:
     except KeyboardInterrupt:
         con.print("stopping: ending any running call (its recording is kept)", markup=False)
     finally:
-        app.closing.set()
-        if app.call is not None and app.call.active:
-            app.call.stop()
-            app.call.thread.join(timeout=60)
+        app.shutdown()
         server.server_close()
     return 0

@@ -1,15 +1,22 @@
-"""The local web app: recruits start calls and read reports, trainers edit personas and grade batches.
+"""The web app: recruits practise and read reports, trainers edit personas, grade batches and run cohorts.
+
+Starlette served by uvicorn, Jinja2 templates (autoescaped) in ``templates/``, scripts in ``static/``.
 
 Modules:
-    server    `WebServer` and `make_server` (loopback only unless a token is set)
-    routes    the request handler: dispatch of every page and API route
-    security  token, Host and same-origin checks (`AccessMixin`)
-    services  `WebApp` (all server state) and the page data helpers
-    sse       server-sent event streams (call, mic check, baseline)
-    jobs    `CallJob` (one practice call in a thread, live snapshots for server-sent events) and
-            `BatchJob` (grading a folder of recordings with progress)
-    pages   the HTML pages (plain HTML; the little JavaScript lives in ``static/``)
-
-Standard library only (``http.server.HTTPServer`` with a bounded request pool + server-sent events): the app serves
-one person on their own machine, a few requests per second, and every asset is a local file.
+    app             `create_app(ctx)`: middleware, templates, the route tables
+    server          `make_server`: the socket and uvicorn (limits on connections, bodies, time)
+    auth            `Guard` middleware (Host, login, Origin, CSRF), `current_user`, `require_role`
+    accounts        local accounts (trainer, recruit), Argon2 password hashes, SQLite
+    login_routes    /login, /logout
+    views           the pages and the files of sessions and reports
+    api             state-changing endpoints (call, chat, batch) and status polls
+    events          server-sent events (live call, mic check, baseline)
+    persona_editor  the persona editor (form and raw YAML)
+    services        `WebApp`: all server state (the `ctx` of create_app)
+    jobs            `CallJob` (a practice call in a thread) and `BatchJob` (grading a folder)
+    uploads         multipart uploads streamed to disk; shipped recordings
+    chat            typed chat with a caller
+    peer            which local account is on the other end of a loopback connection
+    floor_routes    training floor (cohorts, assignments, dashboard, exports)
+    practice_ws     practice in the browser over a WebSocket
 """

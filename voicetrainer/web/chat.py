@@ -15,7 +15,6 @@ from collections import OrderedDict
 
 from voicetrainer.errors import InputError
 
-from .pages import esc
 
 MAX_CHATS = 16  # chats kept in memory; the oldest is dropped first
 MAX_TEXT_CHARS = 600  # one agent turn
@@ -89,21 +88,3 @@ def handle(app, form: dict) -> dict:
         return {"agent": t.agent, "caller": t.caller, "situation": t.situation, "mood": t.mood, "reason": t.reason,
                 "ends_call": t.ends_call, "outcome": t.outcome}  # fmt: skip
     raise InputError("unknown chat action (start or say)")
-
-
-def chat_section(personas: list[dict], default_persona: str) -> str:
-    """The typed-chat box of the practice page (static/chat.js drives it)."""
-    options = "".join(
-        f'<option value="{esc(p["id"])}"{" selected" if p["id"] == default_persona else ""}>{esc(p["name"])} '
-        f'({esc(p["id"])})</option>' for p in personas)  # fmt: skip
-    return (
-        '<section id="chat" aria-labelledby="chat-title"><h2 id="chat-title">Practise by typing (chat)</h2>'
-        '<p class="hint">The same caller, as a text chat: each answer shows the caller\'s mood and why it said so.</p>'
-        f'<p><label for="chat-persona">Caller</label><select id="chat-persona">{options}</select> '
-        '<button type="button" id="chat-start">Start chat</button></p>'
-        '<ol id="chat-log" class="chat-log" aria-live="polite"></ol>'
-        '<form id="chat-form" hidden><label for="chat-text">You (agent)</label> '
-        f'<input id="chat-text" maxlength="{MAX_TEXT_CHARS}" size="70" autocomplete="off"> '
-        '<button type="submit" id="chat-send">Send</button></form>'
-        '<p id="chat-outcome" class="callout" hidden></p></section>'
-    )

@@ -1,36 +1,26 @@
-"""The web server: `WebServer` answers HTTP on one socket with a bounded pool of request threads.
+"""The web server: uvicorn serving `app.create_app(ctx)` on one socket bound here.
 
-Why the standard library: one person on their own machine, a handful of requests per second,
-live updates one way (server -> page) which server-sent events do over plain HTTP.
+Load and hostile clients (the limits are defined once, below, and in `auth`/`app`):
+- the listen backlog is `LISTEN_BACKLOG`, so a burst of connections queues;
+- at most `MAX_CONNECTIONS` connections and tasks at once: beyond that uvicorn answers 503 at once;
+- an idle keep-alive connection is closed after `KEEP_ALIVE_S`; an incomplete request head is
+  bounded by h11 (`MAX_HEAD_BYTES`); a body chunk that does not arrive within
+  `auth.BODY_CHUNK_TIMEOUT_S` ends the request; bodies are bounded (`auth.MAX_BODY_BYTES`);
+- blocking work runs on `app.WORKERS` threads (sync handlers, event-stream waits), not one per request;
+- WebSocket messages are at most `WS_MAX_BYTES`, and a peer that stops answering pings is dropped.
 
-Load and hostile clients (the limits are defined once, below):
-- the listen backlog is `LISTEN_BACKLOG`, not the default 5, so a burst of connections queues;
-- an accepted connection waits in a selector, not in a thread, until its first bytes arrive:
-  idle sockets cost no thread, and one idle longer than `IDLE_TIMEOUT_S` is closed
-  (at most `MAX_WAITING` wait; beyond that the oldest is closed);
-- a request runs on one of `WORKERS` threads; every socket read and write times out after
-  `SOCKET_TIMEOUT_S` (a short body or a stalled client frees its thread), the whole request
-  (head and body) must arrive within `READ_DEADLINE_S` (a client trickling a byte at a time is
-  cut off), and the connection is closed after the response (no idle keep-alive holding a thread).
-
-Access control lives in `security`, the routes in `routes`, the state in `services.WebApp`.
+Who may connect lives in `auth`, the routes in `views`/`api`/`events`, the state in `services.WebApp`.
 """
 
 from __future__ import annotations
 
-import queue
-import selectors
 import socket
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from http.server import HTTPServer
 
 from voicetrainer import get_logger
 from voicetrainer.errors import InputError
 
-from .routes import Handler
-from .security import is_loopback, new_token
+from .auth import is_loopback, new_token
 from .services import WebApp
 
 __all__ = ["DEFAULT_PORT", "WebApp", "WebServer", "is_loopback", "make_server", "new_token"]
@@ -39,35 +29,36 @@ log = get_logger(__name__)
 
 DEFAULT_PORT = 8765
 LISTEN_BACKLOG = 512  # connections the kernel queues before accept (capped by net.core.somaxconn)
-WORKERS = 32  # request threads; server-sent event streams hold one each while open
-SOCKET_TIMEOUT_S = 10.0  # every read/write on a request socket (a short body waits this, then 408-less close)
-READ_DEADLINE_S = 30.0  # the whole request head and body (a persona save is a few kB)
-IDLE_TIMEOUT_S = 20.0  # a connection that sends nothing for this long is closed
-MAX_WAITING = 1000  # connections waiting for their first bytes (each is a file descriptor)
+MAX_CONNECTIONS = 400  # open connections + running tasks; more get 503 (each is a file descriptor)
+KEEP_ALIVE_S = 5  # an idle keep-alive connection is closed after this
+MAX_HEAD_BYTES = 64 * 1024  # an incomplete request head larger than this is refused
+WS_MAX_BYTES = 1024 * 1024  # one WebSocket message (an audio frame is a few kB)
+GRACEFUL_S = 5  # on stop: wait this long for open requests, then close them
 
 
-class WebServer(HTTPServer):
-    """`HTTPServer` with a readiness selector in front of a bounded thread pool (see the module doc)."""
+class WebServer:
+    """uvicorn on a socket bound by `make_server`; `serve_forever` blocks, `shutdown` stops it from another thread."""
 
-    allow_reuse_address = True
-    request_queue_size = LISTEN_BACKLOG
+    def __init__(self, sock: socket.socket, app: WebApp):
+        import uvicorn
 
-    def __init__(self, address, app: WebApp, *, workers: int = WORKERS, socket_timeout_s: float = SOCKET_TIMEOUT_S,
-                 idle_timeout_s: float = IDLE_TIMEOUT_S, read_deadline_s: float = READ_DEADLINE_S):
+        from .app import create_app
+
         self.app = app
-        self.socket_timeout_s = socket_timeout_s
-        self.read_deadline_s = read_deadline_s
-        self.idle_timeout_s = idle_timeout_s
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="web-request")
-        self._arrivals: queue.SimpleQueue = queue.SimpleQueue()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._closed = threading.Event()
-        self._waiter = threading.Thread(target=self._wait_for_data, name="web-waiter", daemon=True)
-        self._waiter.start()
+        self.socket = sock
+        self.asgi = create_app(app)
+        config = uvicorn.Config(
+            self.asgi, ws="wsproto", lifespan="on", log_config=None, access_log=False, server_header=False,
+            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S, backlog=LISTEN_BACKLOG,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES, ws_max_size=WS_MAX_BYTES,
+            timeout_graceful_shutdown=GRACEFUL_S,
+        )
+        self.server = uvicorn.Server(config)
+        self._done = threading.Event()
+
+    @property
+    def server_address(self) -> tuple:
+        return self.socket.getsockname()
 
     @property
     def url(self) -> str:
@@ -75,107 +66,47 @@ class WebServer(HTTPServer):
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
-    # -------------------------------------------------------------- connections
-    def process_request(self, request, client_address) -> None:
-        """Called on the accept thread: park the connection until it has something to read."""
-        self._arrivals.put((request, client_address))
+    def serve_forever(self, poll_interval: float | None = None) -> None:
+        """Serve until `shutdown` (or Ctrl-C on the main thread). `poll_interval`: ignored (kept for callers)."""
         try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
-
-    def _wait_for_data(self) -> None:
-        sel = selectors.DefaultSelector()
-        sel.register(self._wake_r, selectors.EVENT_READ)
-        waiting: dict = {}  # socket -> (client address, deadline on the monotonic clock)
-        try:
-            while not self._closed.is_set():
-                for key, _ in sel.select(timeout=0.5):
-                    if key.fileobj is self._wake_r:
-                        try:
-                            self._wake_r.recv(4096)
-                        except OSError:
-                            pass
-                        continue
-                    sel.unregister(key.fileobj)
-                    addr, _ = waiting.pop(key.fileobj)
-                    self._pool.submit(self._serve, key.fileobj, addr)
-                now = time.monotonic()
-                while True:
-                    try:
-                        request, addr = self._arrivals.get_nowait()
-                    except queue.Empty:
-                        break
-                    if len(waiting) >= MAX_WAITING:
-                        oldest = min(waiting, key=lambda s: waiting[s][1])
-                        sel.unregister(oldest)
-                        del waiting[oldest]
-                        self.shutdown_request(oldest)
-                    waiting[request] = (addr, now + self.idle_timeout_s)
-                    sel.register(request, selectors.EVENT_READ)
-                for sock in [s for s, (_, deadline) in waiting.items() if deadline <= now]:
-                    sel.unregister(sock)
-                    del waiting[sock]
-                    self.shutdown_request(sock)
+            self.server.run(sockets=[self.socket])
         finally:
-            for sock in waiting:
-                self.shutdown_request(sock)
-            sel.close()
+            self._done.set()
 
-    def _serve(self, request, client_address) -> None:
-        # past the deadline the socket stops reading (recv returns end-of-file); writing goes on,
-        # so a server-sent event stream, which reads nothing after its request, is not affected
-        deadline = threading.Timer(self.read_deadline_s, _stop_reading, args=(request,))
-        deadline.daemon = True
-        try:
-            request.settimeout(self.socket_timeout_s)
-            deadline.start()
-            self.finish_request(request, client_address)
-        except Exception:  # noqa: BLE001 - one connection failing must not kill the pool thread
-            log.debug("web: connection from %s failed", client_address, exc_info=True)
-        finally:
-            deadline.cancel()
-            self.shutdown_request(request)
-
-    # -------------------------------------------------------------- stopping
     def shutdown(self) -> None:
         self.app.closing.set()
         if self.app.call is not None:
             self.app.call.stop()
-        super().shutdown()
+        self.server.should_exit = True
+        self._done.wait(timeout=GRACEFUL_S + 5)
 
     def server_close(self) -> None:
-        self._closed.set()
         try:
-            self._wake_w.send(b"x")
+            self.socket.close()
         except OSError:
             pass
-        self._waiter.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for s in (self._wake_r, self._wake_w):
-            s.close()
-        super().server_close()
 
 
-def _stop_reading(sock) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RD)
-    except OSError:
-        pass
-
-
-def make_server(app: WebApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT, **limits) -> WebServer:
-    """Bind the server (port 0 = any free port). A non-loopback `host` without an explicit token
-    (`app.token_required`) is refused with InputError (exit 2): anyone on the network could
-    otherwise start calls, read reports and write persona files. `limits`: `WebServer` keywords."""
-    if not is_loopback(host) and not app.token_required:
+def make_server(app: WebApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> WebServer:
+    """Bind the server (port 0 = any free port). A non-loopback `host` needs an explicit token
+    (`app.token_required`) or accounts (people log in); else InputError (exit 2): anyone on the
+    network could otherwise start calls, read reports and write persona files."""
+    if not is_loopback(host) and not app.token_required and not app.accounts.has_accounts():
         raise InputError(
             f"refusing to listen on {host}: the app would be open to the network. Keep the default "
-            "127.0.0.1, or give --token SECRET (or --token auto) so that every request must carry it",
+            "127.0.0.1, add accounts (voicetrainer users add NAME --role trainer), or give --token SECRET "
+            "(or --token auto) so that every request must carry it",
             field="--host",
         )
     app.loopback_only = is_loopback(host)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        return WebServer((host, port), app, **limits)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(LISTEN_BACKLOG)
     except OSError as e:
+        sock.close()
         raise InputError(f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port", field="--port") from e
+    sock.set_inheritable(True)
+    return WebServer(sock, app)

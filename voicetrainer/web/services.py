@@ -56,13 +56,12 @@ class WebApp:
                  input_roots: tuple[Path, ...] | list[Path] = ()):
         from voicetrainer.persona.loader import personas_dir as default_personas_dir
 
-        from .security import new_token
+        from .auth import new_token
 
         self.settings = settings
         self.token_required = token is not None  # an explicit token binds everyone, the owner too
         self.token = token or new_token()  # else: the owner gets in without it, other accounts need it
         self.owner_uid = os.getuid() if hasattr(os, "getuid") else None
-        self.csrf_token = new_token()  # sent back by the app's own pages with every change
         self.loopback_only = True  # make_server: False when bound to another address
         self.tts_backend = tts_backend
         self.personas_dir = Path(personas_dir) if personas_dir else default_personas_dir()
@@ -78,6 +77,23 @@ class WebApp:
         self.batch: BatchJob | None = None
         self.previews: dict[str, Path] = {}  # preview key -> rendered WAV (only these are served)
         self.closing = threading.Event()
+        from .accounts import default_store
+
+        self.accounts = default_store(self.data_dir)  # no accounts = single-user mode (see auth.py)
+        self.local_owner_check = None  # tests: a callable(scope) -> bool instead of the peer-uid lookup
+
+    def is_local_owner(self, scope) -> bool:
+        """True when the request comes over loopback from the account that started the server."""
+        if self.local_owner_check is not None:
+            return bool(self.local_owner_check(scope))
+        from .auth import is_loopback
+        from .peer import peer_uid
+
+        client, server = scope.get("client"), scope.get("server")
+        if not client or not server or not is_loopback(str(client[0])):
+            return False
+        uid = peer_uid(tuple(client), tuple(server))
+        return uid is not None and uid == self.owner_uid
 
     # -------------------------------------------------------------- folders
     @property
@@ -89,6 +105,55 @@ class WebApp:
     @property
     def batches_root(self) -> Path:
         return self.data_dir / "batches"
+
+    def shutdown(self) -> None:
+        """The server is stopping: end a running call (its recording is kept)."""
+        self.closing.set()
+        if self.call is not None and self.call.active:
+            self.call.stop()
+            self.call.thread.join(timeout=60)
+
+    # -------------------------------------------------------------- history
+    def history_records(self, trainee: str | None):
+        """(session records, trainee names) from the history database; empty when there is none."""
+        from voicetrainer.report.history import HistoryDB, default_db_path
+
+        path = default_db_path()
+        if not path.exists():
+            return [], []
+        with HistoryDB(path) as db:
+            return db.sessions(trainee=trainee), db.trainees()
+
+    def history_drills(self, trainee: str | None) -> list:
+        from voicetrainer.report.history import HistoryDB, default_db_path
+
+        path = default_db_path()
+        if not path.exists():
+            return []
+        with HistoryDB(path) as db:
+            return db.drills(trainee=trainee) if hasattr(db, "drills") else []
+
+    def servable_folder(self, folder: str | None) -> bool:
+        """True when a history record's folder is inside the app's session or batch folders: files
+        are served only from the data folder, never from wherever `grade --out` once wrote."""
+        if not folder:
+            return False
+        try:
+            where = Path(folder).resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):
+            return False
+        roots = [r.resolve() for r in (self.sessions_root, self.batches_root)]
+        return any(where.is_relative_to(r) and where != r for r in roots)
+
+    def session_trainee(self, name: str) -> str | None:
+        """Who recorded the session folder `name` (the running call's, or from the history)."""
+        if self.call is not None and self.call.session_dir.name == name:
+            return self.call.request.trainee
+        records, _ = self.history_records(None)
+        for r in records:
+            if r.folder and Path(r.folder).name == name and Path(r.folder).parent.resolve() == self.sessions_root.resolve():
+                return r.trainee
+        return None
 
     def transcriber(self):
         with self._lock:

@@ -67,13 +67,13 @@ def unique_path(folder: Path, name: str) -> Path:
     return target
 
 
-def read_upload_form(headers, rfile, dest: Path, *, max_bytes: int = MAX_UPLOAD_BYTES,
+def read_upload_form(headers, chunks, dest: Path, *, max_bytes: int = MAX_UPLOAD_BYTES,
                      expect: dict[str, str] | None = None) -> UploadForm:
     """Parse a ``multipart/form-data`` request body into `dest` (created when a file arrives).
 
     Args:
         headers: the request headers (``Content-Type`` with its boundary, ``Content-Length``).
-        rfile: the request body stream; exactly ``Content-Length`` bytes are read.
+        chunks: the request body, an iterator of byte strings (``Content-Length`` bytes in all).
         dest: the folder the uploaded files are written to, under their safe names.
         max_bytes: the largest body accepted, in bytes.
         expect: fields that must arrive, with these values, before any file is kept (the form's
@@ -131,13 +131,14 @@ def read_upload_form(headers, rfile, dest: Path, *, max_bytes: int = MAX_UPLOAD_
     config = {"MAX_MEMORY_FILE_SIZE": _MEMORY_BYTES, "UPLOAD_DIR": str(dest)}
     try:
         parser = create_form_parser(hdrs, on_field, on_file, config=config)
-        left = length
-        while left > 0:
-            chunk = rfile.read(min(left, 1024 * 1024))
-            if not chunk:
-                raise InputError(f"the upload ended after {length - left} of {length} bytes")
+        got = 0
+        for chunk in chunks:
+            got += len(chunk)
+            if got > length:
+                raise InputError("the upload is longer than its Content-Length")
             parser.write(chunk)
-            left -= len(chunk)
+        if got < length:
+            raise InputError(f"the upload ended after {got} of {length} bytes")
         parser.finalize()
     except (FormParserError, ValueError) as e:
         problems.append(f"the upload could not be read ({e})")
