@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from voicetrainer.errors import InputError
 from voicetrainer.web.server import WebApp, is_loopback, make_server
+from web_helpers import WebSession, serve
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-0123456789abcdef"
@@ -27,38 +25,17 @@ def personas(tmp_path, monkeypatch) -> Path:
     return d
 
 
-_CSRF: dict[str, str] = {}  # "127.0.0.1:port" -> that server's CSRF token (what its pages carry)
-
-
-def _serve(app: WebApp, host: str = "127.0.0.1", **limits):
-    server = make_server(app, host, 0, **limits)
-    _CSRF[f"127.0.0.1:{server.server_address[1]}"] = app.csrf_token
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server
+def _serve(app: WebApp, host: str = "127.0.0.1"):
+    return serve(app, host)
 
 
 def _request(url: str, *, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
-    """(status, headers, body) without following redirects."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):
-            return None
-
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(req, timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
-
-
-def _post_json(url: str, obj: dict, *, csrf: bool = True, **headers):
+    """(status, headers, body) without following redirects, with no cookies (a stranger)."""
     from urllib.parse import urlsplit
 
-    token = {"X-CSRF-Token": _CSRF[urlsplit(url).netloc]} if csrf else {}
-    return _request(url, method="POST", data=json.dumps(obj).encode(),
-                    headers={"Content-Type": "application/json", **token, **headers})
+    u = urlsplit(url)
+    return WebSession(f"{u.scheme}://{u.netloc}").request(u.path + (f"?{u.query}" if u.query else ""), method=method,
+                                                          data=data, headers=headers)
 
 
 def test_loopback_names():
@@ -84,17 +61,22 @@ def test_non_loopback_bind_with_token_requires_it_on_every_request(personas):
     server = _serve(WebApp(personas_dir=personas, token=TOKEN), host="0.0.0.0")
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        status, _, body = _request(base + "/")
-        assert status == 401 and b"token" in body
-        assert _request(base + "/personas", headers={"X-Voicetrainer-Token": "wrong-token-xxxxxxxx"})[0] == 401
+        status, headers, _ = _request(base + "/personas")
+        assert status == 303 and headers["Location"].startswith("/login")
+        assert b"link the server printed" in _request(base + "/login")[2]
+        assert _request(base + "/api/call/status")[0] == 401
+        assert _request(base + "/personas", headers={"X-Voicetrainer-Token": "wrong-token-xxxxxxxx"})[0] == 303
         assert _request(base + "/personas", headers={"X-Voicetrainer-Token": TOKEN})[0] == 200
-        # the printed link sets a cookie and drops the token from the address
-        status, headers, _ = _request(base + f"/personas?token={TOKEN}")
+        # the printed link stores the token in the signed session cookie and drops it from the address
+        visitor = WebSession(base)
+        status, headers, _ = visitor.request(f"/personas?token={TOKEN}")
         assert status == 303 and headers["Location"] == "/personas"
-        cookie = headers["Set-Cookie"].split(";")[0]
-        assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
-        assert _request(base + "/personas", headers={"Cookie": cookie})[0] == 200
-        assert _request(base + "/static/app.css")[0] == 401  # assets too
+        assert "httponly" in headers["Set-Cookie"].lower() and "samesite=lax" in headers["Set-Cookie"].lower()
+        assert visitor.request("/personas")[0] == 200
+        assert visitor.post_json("/api/call/stop", {})[0] == 200
+        # a forged cookie (not signed with the server's key) is nobody
+        forged = WebSession(base)
+        assert forged.request("/personas", headers={"Cookie": "vt_session=eyJ0b2tlbiI6ICJ4In0=.x.y"})[0] == 303
     finally:
         server.shutdown()
         server.server_close()
@@ -104,16 +86,19 @@ def test_loopback_server_refuses_foreign_host_and_cross_site_posts(personas):
     server = _serve(WebApp(personas_dir=personas))
     try:
         base = server.url.rstrip("/")
+        me = WebSession(base)  # this test runs as the account that started the server: it gets in
         assert server.server_address[0] == "127.0.0.1"
-        assert _request(base + "/")[0] == 200
+        assert me.request("/")[0] == 303 and me.request("/practice")[0] == 200
         # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example
-        assert _request(base + "/", headers={"Host": "evil.example:8765"})[0] == 421
-        status, _, body = _post_json(base + "/api/call/stop", {}, Origin="http://evil.example")
+        assert me.request("/practice", headers={"Host": "evil.example:8765"})[0] == 421
+        status, _, body = me.post_json("/api/call/stop", {}, Origin="http://evil.example")
         assert status == 403 and b"other web sites" in body
-        assert _post_json(base + "/api/call/stop", {}, **{"Sec-Fetch-Site": "cross-site"})[0] == 403
-        assert _post_json(base + "/api/call/stop", {}, Origin=base)[0] == 200
+        assert me.post_json("/api/call/stop", {}, Origin="null")[0] == 403
+        assert me.post_json("/api/call/stop", {}, **{"Sec-Fetch-Site": "cross-site"})[0] == 403
+        assert me.post_json("/api/call/stop", {}, csrf=False)[0] == 403
+        assert me.post_json("/api/call/stop", {}, Origin=base)[0] == 200
         # every page and asset is served locally; pages forbid inline and foreign scripts
-        status, headers, page = _request(base + "/")
+        status, headers, page = me.request("/practice")
         assert "script-src 'self'" in headers["Content-Security-Policy"]
         assert b"http://" not in page and b"https://" not in page
     finally:
@@ -123,18 +108,18 @@ def test_loopback_server_refuses_foreign_host_and_cross_site_posts(personas):
 
 def test_persona_saves_stay_inside_the_personas_folder(personas, tmp_path):
     server = _serve(WebApp(personas_dir=personas))
-    base = server.url.rstrip("/")
+    me = WebSession(server.url)
     text = (personas / "billing-double-charge.yaml").read_text()
     try:
         for bad in ("../evil.yaml", "/tmp/evil.yaml", "sub/evil.yaml", "evil.txt", "..yaml"):
-            status, _, body = _post_json(base + "/api/personas/save", {"file": bad, "text": text})
+            status, _, body = me.post_json("/api/personas/save", {"file": bad, "text": text})
             assert not json.loads(body).get("ok"), bad
         assert not (tmp_path / "evil.yaml").exists()
         # a symlink inside the folder pointing out is refused, and its target is untouched
         outside = tmp_path / "outside.yaml"
         outside.write_text("keep me")
         (personas / "linked.yaml").symlink_to(outside)
-        status, _, body = _post_json(base + "/api/personas/save", {"file": "linked.yaml", "text": text.replace(
+        status, _, body = me.post_json("/api/personas/save", {"file": "linked.yaml", "text": text.replace(
             "id: billing-double-charge", "id: linked")})
         assert status == 400 and "outside the personas folder" in json.loads(body)["error"]
         assert outside.read_text() == "keep me"
@@ -142,11 +127,11 @@ def test_persona_saves_stay_inside_the_personas_folder(personas, tmp_path):
         # invalid text is not saved; valid text is
         bad_text = text.replace("start_anger: 7", "start_anger: 14")
         assert bad_text != text
-        d = json.loads(_post_json(base + "/api/personas/save", {"file": "billing-double-charge.yaml", "text": bad_text})[2])
+        d = json.loads(me.post_json("/api/personas/save", {"file": "billing-double-charge.yaml", "text": bad_text})[2])
         assert d["ok"] is False and any(i["field"] == "temperament.start_anger" for i in d["issues"])
         assert (personas / "billing-double-charge.yaml").read_text() == text
         new = text.replace("id: billing-double-charge", "id: billing-copy")
-        d = json.loads(_post_json(base + "/api/personas/save", {"file": "billing-copy.yaml", "text": new})[2])
+        d = json.loads(me.post_json("/api/personas/save", {"file": "billing-copy.yaml", "text": new})[2])
         assert d == {"ok": True, "issues": [], "saved": "billing-copy.yaml"}
         assert (personas / "billing-copy.yaml").read_text() == new
     finally:
@@ -179,9 +164,9 @@ def test_serve_command_prints_a_token_link_and_stops_on_ctrl_c(personas):
         link = line.split()[-1]
         base, token = link.split("/?token=")
         assert len(token) >= 24
-        assert _request(base + "/")[0] == 401
+        assert _request(base + "/practice")[0] == 303  # to the login page: an explicit token binds everyone
         status, headers, _ = _request(link)
-        assert status == 303 and f"vt_token={token}" in headers["Set-Cookie"]
+        assert status == 303 and "vt_session=" in headers["Set-Cookie"]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
     finally:
@@ -189,9 +174,16 @@ def test_serve_command_prints_a_token_link_and_stops_on_ctrl_c(personas):
             proc.kill()
 
 
-def test_history_page_lists_calm_drills():
-    from voicetrainer.web import pages
+def test_history_page_lists_calm_drills(personas, monkeypatch):
+    from types import SimpleNamespace
 
-    html = pages.history_page([], [], None, ["calm"], [{"date": "2026-11-23T10:00:00", "trainee": "Alex", "persona": "p",
-                                                         "rounds": 5, "mean": 71.0, "min": 40.0, "level": 3}])
+    from voicetrainer.web.app import create_app
+    from web_helpers import make_client
+
+    app = WebApp(personas_dir=personas)
+    app.local_owner_check = lambda scope: True
+    drill = SimpleNamespace(date="2026-11-23T10:00:00", trainee="Alex", persona="p", rounds=5, mean_score=71.0,
+                            min_score=40.0, max_level=3)
+    monkeypatch.setattr(app, "history_drills", lambda trainee: [drill])
+    html = make_client(create_app(app)).get("/history").text
     assert "Calm drills" in html and "furious" in html and ">71<" in html and "No calls recorded yet" in html
