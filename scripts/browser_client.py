@@ -95,7 +95,7 @@ class HeadlessBrowser:
             self.ready.set()
         elif kind == "ended":
             self.ended = msg
-        elif kind == "error":
+        elif kind in ("error", "refused"):
             self.error = msg.get("message")
         elif kind == "closed":
             self.closed.set()
@@ -121,7 +121,7 @@ class HeadlessBrowser:
                 self._handle(self.inbox.get(timeout=0.1))
             except queue.Empty:
                 pass
-            if self.error is not None:
+            if self.error is not None or self.closed.is_set():
                 return
         self._send(json.dumps({"type": "start", "sample_rate": SAMPLE_RATE, "input_latency": 0.0,
                                "output_latency": self.output_latency_s, "base_latency": 0.0}))
@@ -154,3 +154,48 @@ class HeadlessBrowser:
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+
+
+def call_over_websocket(base_url: str, persona: str, trainee_wav: str | Path, *, cookie: str = "",
+                        assignment: str | None = None, timeout_s: float = 240.0, **kw) -> HeadlessBrowser:
+    """One whole call through the server's WebSocket (``websocket-client``); returns the page
+    after the call closed (its `ended`, `error`, `clips`, `messages`)."""
+    import websocket  # websocket-client
+
+    origin = base_url.rstrip("/")
+    url = origin.replace("http", "ws", 1) + f"/practice/{persona}/ws" + (f"?assignment={assignment}" if assignment else "")
+    conn = websocket.create_connection(url, origin=origin, cookie=cookie or None, timeout=timeout_s)
+    lock = threading.Lock()
+
+    def send(message):
+        with lock:
+            if isinstance(message, bytes):
+                conn.send_binary(message)
+            else:
+                conn.send(message)
+
+    page = HeadlessBrowser(send, trainee_wav, **kw)
+
+    def pump():
+        try:
+            while True:
+                opcode, data = conn.recv_data()
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    break
+                page.receive(data if opcode == websocket.ABNF.OPCODE_BINARY else data.decode())
+        except Exception:  # closed
+            pass
+        finally:
+            page.receive(json.dumps({"type": "closed"}))
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        page.run(timeout_s=timeout_s)
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+        reader.join(timeout=5)
+    return page
