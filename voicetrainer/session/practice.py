@@ -66,12 +66,15 @@ def new_session_dir(persona_id: str, root: Path | None = None) -> Path:
     root = root or sessions_root()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", persona_id)
-    path = root / f"{stamp}-{safe}"
+    root.mkdir(parents=True, exist_ok=True)
     n = 1
-    while path.exists():
-        n += 1
-        path = root / f"{stamp}-{safe}-{n}"
-    return path
+    while True:  # made here, atomically: two calls started in the same second get two folders
+        path = root / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
 
 
 class VoiceBank:

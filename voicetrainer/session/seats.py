@@ -242,6 +242,8 @@ class BrowserCall:
             headset_msg = str(e) if isinstance(e, VoiceTrainerError) else f"the call failed: {e}"
             self.headset.send({"type": "error", "message": headset_msg,
                                "session": self.session_dir.name if self.session_dir else None})
+            if self.session_dir is not None and self.session_dir.is_dir() and not any(self.session_dir.iterdir()):
+                self.session_dir.rmdir()  # reserved, nothing recorded
         finally:
             self.seats.release(self.seat)
             self.headset.send({"type": "closed"})
