@@ -157,3 +157,52 @@ def test_a_whole_call_with_the_browser_as_headset(transcriber, tmp_path, evaluat
     assert len(playback) == len(lines) >= 2
     assert max(abs(e["error_s"]) for e in playback) <= 0.021
     assert report["latency"]["replies"] >= 2 and report["latency"]["reply_p95_s"] <= 1.5
+
+
+def test_seats_refuse_when_full_or_when_a_call_already_answers_too_slowly():
+    from voicetrainer.session.seats import SeatPolicy, Seats, SeatsFull
+
+    seats = Seats(SeatPolicy(seats=3, reply_budget_s=1.2))
+    a = seats.take("ann", "p")
+    a.replies = lambda: [0.6, 0.7, 0.8]
+    b = seats.take("bob", "p")
+    b.replies = lambda: [0.9, 1.0, 1.9, 2.1]  # this call already misses the budget: a third would be worse
+    with pytest.raises(SeatsFull, match=r"already answer in 2\.1 s"):
+        seats.take("cy", "p")
+    b.replies = lambda: [0.9]
+    c = seats.take("cy", "p")
+    with pytest.raises(SeatsFull, match="all 3 practice seats are in use"):
+        seats.take("dee", "p")
+    assert seats.refused == 2
+    for s in (a, b, c):
+        seats.release(s)
+    assert seats.active == 0 and [u for u, _, _ in seats.finished] == ["ann", "bob", "cy"]
+    assert SeatPolicy().limit >= 1
+
+
+def test_captions_of_all_seats_share_a_few_slots():
+    import threading
+    import time as _time
+
+    from voicetrainer.session.seats import GatedRecogniser
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    class Slow:
+        def transcribe(self, audio, *, offset_s=0.0):
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            _time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return "ok"
+
+    gate = threading.BoundedSemaphore(1)
+    recs = [GatedRecogniser(Slow(), gate) for _ in range(4)]
+    threads = [threading.Thread(target=r.transcribe, args=(np.zeros(10),)) for r in recs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1

@@ -15,6 +15,7 @@ would make every call slower).
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import time
@@ -112,6 +113,7 @@ class Seats:
         self._seats: dict[str, Seat] = {}
         self.caption_slots = threading.BoundedSemaphore(policy.captions)
         self.refused = 0
+        self.finished: collections.deque = collections.deque(maxlen=200)  # (user, persona, reply latencies)
 
     def take(self, user: str, persona: str) -> Seat:
         """A seat for `user`'s call, or `SeatsFull` with the reason in words."""
@@ -135,7 +137,8 @@ class Seats:
 
     def release(self, seat: Seat) -> None:
         with self._lock:
-            self._seats.pop(seat.id, None)
+            if self._seats.pop(seat.id, None) is not None:
+                self.finished.append((seat.user, seat.persona, list(seat.replies())))
 
     @property
     def active(self) -> int:
