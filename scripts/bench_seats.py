@@ -47,7 +47,12 @@ def run_seats(n: int, *, persona: str, fake_tts: bool, stagger_s: float, transcr
     from voicetrainer.web.services import WebApp
 
     client = _client()
-    os.environ["VOICETRAINER_DATA"] = str(root / f"data-{n}")
+    data = root / f"data-{n}"
+    data.mkdir(parents=True, exist_ok=True)
+    shared_cache = root.parent / "tts-cache"  # rendered caller lines are reused across rounds
+    shared_cache.mkdir(exist_ok=True)
+    (data / "tts-cache").symlink_to(shared_cache, target_is_directory=True)
+    os.environ["VOICETRAINER_DATA"] = str(data)
     tts = None
     if fake_tts:
         from voicetrainer.persona.tts import FakeTTS

@@ -52,6 +52,21 @@ def seats_of(app) -> Seats:
         return seats
 
 
+def caller_voices_of(app):
+    """One caller-voice engine for every seat (the server's own, else made on first use): a
+    Piper voice is loaded once, not once per call (it is thread-safe: a lock per voice)."""
+    ctx = app.state.ctx
+    if ctx.tts_backend is not None:
+        return ctx.tts_backend
+    with _seats_lock:
+        voices = getattr(app.state, "caller_voices", None)
+        if voices is None:
+            from voicetrainer.persona.voices import CallerVoices
+
+            voices = app.state.caller_voices = CallerVoices(settings=ctx.settings)
+        return voices
+
+
 def _assignment(params) -> str | None:
     value = (params.get("assignment") or "").strip()
     return value if ASSIGNMENT.match(value) else None
@@ -97,7 +112,7 @@ async def practice_socket(ws: WebSocket) -> None:
         seats.release(seat)
         raise
     request = CallRequest(persona=str(path), trainee=user.name, settings=ctx.settings, sessions_root=ctx.sessions_root,
-                          assignment=_assignment(ws.query_params), tts_backend=ctx.tts_backend)
+                          assignment=_assignment(ws.query_params), tts_backend=caller_voices_of(ws.app))
     call = BrowserCall(request, headset, seat=seat, seats=seats, transcriber=transcriber)
     call.start()
     sender = asyncio.create_task(_send_all(ws, outbox))
