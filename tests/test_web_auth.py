@@ -211,3 +211,32 @@ def test_websocket_handshakes_need_the_session_and_this_origin(accounts):
                 ws.receive_text()
     with member.websocket_connect("ws://127.0.0.1/ws/test-echo", headers={"Origin": "http://127.0.0.1"}) as ws:
         assert ws.receive_text() == "rick"
+
+
+def test_wrong_passwords_are_throttled_per_name(accounts):
+    from voicetrainer.web.login_routes import MAX_FAILURES
+
+    c = make_client(create_app(accounts))
+    for _ in range(MAX_FAILURES):
+        assert _login(c, "tess", "not-the-password").status_code == 401
+    r = _login(c, "tess", "trainer-pass-1")  # even the right one waits now
+    assert r.status_code == 429 and "Too many wrong passwords" in r.text
+    assert _login(c, "rick", "recruit-pass-1").status_code == 303  # another name is not affected
+
+
+def test_home_sends_each_role_to_its_page(accounts):
+    from starlette.responses import PlainTextResponse
+
+    app = create_app(accounts)
+    app.router.routes[:] = [r for r in app.router.routes if not getattr(r, "path", "").startswith("/floor/")]
+    trainer, recruit = make_client(app), make_client(app)
+    _login(trainer, "tess", "trainer-pass-1")
+    _login(recruit, "rick", "recruit-pass-1")
+    assert trainer.get("/").headers["location"] == "/practice" == recruit.get("/").headers["location"]
+    # once the training floor's pages exist, recruits go to their assignments and trainers to the dashboard
+    ok = lambda request: PlainTextResponse("ok")  # noqa: E731
+    app.router.routes += [Route("/floor/home", ok), Route("/floor/dashboard", ok)]
+    assert recruit.get("/").headers["location"] == "/floor/home"
+    assert trainer.get("/").headers["location"] == "/floor/dashboard"
+    nav = recruit.get("/practice").text
+    assert 'href="/floor/home"' in nav and 'href="/floor/dashboard"' not in nav

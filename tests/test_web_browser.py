@@ -57,8 +57,9 @@ def web(tmp_path_factory, transcriber):
                  mic_stream_factory=input_factory(REPO / "audio_fixtures" / "demo_trainee.wav", speed=4.0),
                  input_roots=[tmp_path_factory.getbasetemp()])  # the batch test's folder of recordings
     server = make_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    _wait(lambda: server.server.started, 10, "the server to start")
     try:
         yield type("Web", (), {"app": app, "url": server.url.rstrip("/"), "root": root, "personas": personas})
     finally:
@@ -141,7 +142,7 @@ def test_persona_list_simulated_call_captions_end_call_report(web, browser, shot
     assert (web.root / "data" / "baselines" / "Alex-Demo.json").is_file()
     _shot(d, shots, "00-mic-baseline")
 
-    d.get(web.url + "/")
+    d.get(web.url + "/practice")
     cards = _css(d, "#personas label.card")
     assert len(cards) >= 8
     titles = " ".join(c.text for c in cards)
@@ -178,10 +179,12 @@ def test_persona_list_simulated_call_captions_end_call_report(web, browser, shot
     assert "calm" in _css(d, "#level-text")[0].text
     _shot(d, shots, "02-live-call")
 
-    # a second Start call while one runs is refused with a message
+    # a second Start call while one runs is refused with a message (the page's session and token)
+    token = d.execute_script("return document.querySelector('meta[name=csrf-token]').content")
+    cookie = f"vt_session={d.get_cookie('vt_session')['value']}"
     req = urllib.request.Request(web.url + "/api/call/start", data=b"persona=confused-elderly&simulate=1",
-                                 headers={"Origin": web.url, "Accept": "text/html",
-                                          "X-CSRF-Token": web.app.csrf_token}, method="POST")
+                                 headers={"Origin": web.url, "Accept": "text/html", "Cookie": cookie,
+                                          "X-CSRF-Token": token}, method="POST")
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=10)
     assert e.value.code == 409 and b"already running" in e.value.read()
@@ -220,7 +223,9 @@ def test_persona_editor_shows_validation_error_beside_the_field(web, browser, sh
     _shot(d, shots, "05-personas")
     edit = [a for a in _css(d, "#persona-table a") if "billing-double-charge" in a.get_attribute("href")]
     edit[0].click()
-    _wait(lambda: _css(d, "#yaml"), 10, "the editor")
+    _wait(lambda: _css(d, "#persona-form"), 10, "the editor's form tab")
+    _css(d, "#tab-yaml")[0].click()
+    _wait(lambda: _css(d, "#yaml"), 10, "the editor's YAML tab")
     text = _css(d, "#yaml")[0].get_attribute("value")
     assert "start_anger: 7" in text
     bad = text.replace("start_anger: 7", "start_anger: 14")
@@ -264,7 +269,9 @@ def test_persona_editor_shows_validation_error_beside_the_field(web, browser, sh
     # a new persona from the template: saved into the personas folder, then offered to recruits
     d.get(web.url + "/personas")
     _css(d, "#new-id")[0].send_keys("angry-landlord\n")
-    _wait(lambda: _css(d, "#file-name"), 10, "the new persona editor")
+    _wait(lambda: _css(d, "#tab-yaml"), 10, "the new persona editor")
+    _css(d, "#tab-yaml")[0].click()
+    _wait(lambda: _css(d, "#file-name"), 10, "the new persona's YAML tab")
     assert _css(d, "#file-name")[0].get_attribute("value") == "angry-landlord.yaml"
     template = _css(d, "#yaml")[0].get_attribute("value")
     assert "id: angry-landlord" in template
@@ -274,7 +281,7 @@ def test_persona_editor_shows_validation_error_beside_the_field(web, browser, sh
     _wait(lambda: "Saved angry-landlord.yaml" in _css(d, "#issues-summary")[0].text, 10, "the new persona saved")
     assert (web.personas / "angry-landlord.yaml").is_file()
     _shot(d, shots, "07b-new-persona")
-    d.get(web.url + "/")
+    d.get(web.url + "/practice")
     assert any("Morgan Lee" in c.text for c in _css(d, "#personas label.card"))
 
 

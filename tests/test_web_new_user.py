@@ -43,7 +43,7 @@ def test_simulated_call_from_an_upload_shows_each_caption_once_and_badges_truthf
     d = browser
     mine = tmp_path / "my answers.wav"
     shutil.copy(REPO / "audio_fixtures" / "demo_trainee.wav", mine)
-    d.get(web.url + "/")
+    d.get(web.url + "/practice")
     assert not _css(d, "input#recording"), "no server path text box"
     picker = [o.get_attribute("value") for o in _css(d, "#fixture option")]
     assert "demo_trainee.wav" in picker

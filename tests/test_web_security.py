@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,7 +17,8 @@ import pytest
 
 from voicetrainer.errors import InputError
 
-from voicetrainer.web.server import WebApp, make_server
+from voicetrainer.web.server import WebApp
+from web_helpers import WebSession, serve
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,8 +31,7 @@ def env(tmp_path, monkeypatch):
     personas = tmp_path / "personas"
     shutil.copytree(REPO / "personas", personas)
     app = WebApp(personas_dir=personas)
-    server = make_server(app, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    server = serve(app)
     try:
         yield app, server.url.rstrip("/"), tmp_path
     finally:
@@ -40,23 +39,27 @@ def env(tmp_path, monkeypatch):
         server.server_close()
 
 
-def _request(url: str, *, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):
-            return None
+_SESSIONS: dict[str, WebSession] = {}  # base URL -> the visitor of that server (cookies, CSRF token)
 
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.build_opener(NoRedirect).open(req, timeout=10) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+
+def _session(url: str) -> tuple[WebSession, str]:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    base = f"{u.scheme}://{u.netloc}"
+    return _SESSIONS.setdefault(base, WebSession(base)), u.path + (f"?{u.query}" if u.query else "")
+
+
+def _request(url: str, *, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
+    s, path = _session(url)
+    status, _, body = s.request(path, method=method, data=data, headers=headers)
+    return status, body
 
 
 def _post(app, url: str, obj: dict, *, csrf: bool = True, **headers):
-    token = {"X-CSRF-Token": app.csrf_token} if csrf else {}
-    return _request(url, method="POST", data=json.dumps(obj).encode(),
-                    headers={"Content-Type": "application/json", **token, **headers})
+    s, path = _session(url)
+    status, _, body = s.post_json(path, obj, csrf=csrf, **headers)
+    return status, body
 
 
 def _record(folder: Path, data_db: Path) -> int:
@@ -168,9 +171,10 @@ def test_state_changes_need_same_origin_and_the_csrf_token(env):
     assert _request(base + "/api/batch/start", method="POST", data=form)[0] == 403
     assert not (app.personas_dir / "planted.yaml").exists() and app.batch is None
     # the app's own pages carry the token, in a <meta> for scripts and in every POST form
-    home = _request(base + "/")[1].decode()
-    assert f'name="csrf-token" content="{app.csrf_token}"' in home
-    assert f'name="csrf" value="{app.csrf_token}"' in home
+    home = _request(base + "/practice")[1].decode()
+    token = _session(base)[0].csrf
+    assert f'name="csrf-token" content="{token}"' in home
+    assert f'name="csrf" value="{token}"' in home
     assert _post(app, base + "/api/personas/save", body, Origin=base)[0] == 200
     # the microphone streams are GETs that a foreign page could open with EventSource: token needed
     for path in ("/api/baseline/events?trainee=victim", "/api/mic/events?seconds=1"):
@@ -193,12 +197,13 @@ def test_peer_uid_is_read_from_the_kernel_table():
 
 def test_the_owner_gets_in_other_accounts_need_the_token(env, monkeypatch):
     app, base, tmp = env
-    assert _request(base + "/")[0] == 200  # this test process is the account that started the server
+    assert _request(base + "/practice")[0] == 200  # this test process is the account that started the server
     monkeypatch.setattr(app, "owner_uid", app.owner_uid + 1)  # now we look like someone else
-    status, body = _request(base + "/")
-    assert status == 401 and b"token" in body
-    assert _request(base + "/", headers={"X-Voicetrainer-Token": app.token})[0] == 200
-    assert _request(base + "/", headers={"Cookie": f"vt_token={app.token}"})[0] == 200
+    assert _request(base + "/practice")[0] == 303  # to the login page, which points at the printed link
+    assert _request(base + "/api/call/status")[0] == 401
+    assert _request(base + "/practice", headers={"X-Voicetrainer-Token": app.token})[0] == 200
+    visitor = WebSession(base)
+    assert visitor.request(f"/practice?token={app.token}")[0] == 303 and visitor.request("/practice")[0] == 200
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to act as another account")
@@ -208,5 +213,6 @@ def test_another_real_account_is_refused_without_the_token(env):
             "os.setgid(65534); os.setuid(65534)\n"
             "try:\n    urllib.request.urlopen(sys.argv[1], timeout=10); print(200)\n"
             "except urllib.error.HTTPError as e:\n    print(e.code)\n")
-    out = subprocess.run([sys.executable, "-c", code, base + "/"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code, base + "/api/call/status"], capture_output=True, text=True,
+                         timeout=60)
     assert out.stdout.strip() == "401", out.stderr

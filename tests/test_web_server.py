@@ -187,3 +187,19 @@ def test_history_page_lists_calm_drills(personas, monkeypatch):
     monkeypatch.setattr(app, "history_drills", lambda trainee: [drill])
     html = make_client(create_app(app)).get("/history").text
     assert "Calm drills" in html and "furious" in html and ">71<" in html and "No calls recorded yet" in html
+
+
+def test_non_loopback_bind_with_accounts_needs_a_login(personas):
+    app = WebApp(personas_dir=personas)
+    app.accounts.add("tess", "trainer-pass-1", "trainer")
+    server = _serve(app, host="0.0.0.0")  # accounts instead of a token: allowed
+    try:
+        visitor = WebSession(f"http://127.0.0.1:{server.server_address[1]}")
+        status, headers, _ = visitor.request("/practice")  # the owner too: accounts bind everyone
+        assert status == 303 and headers["Location"].startswith("/login")
+        assert visitor.post_json("/api/call/stop", {})[0] == 401
+        assert visitor.login("tess", "trainer-pass-1") == 303
+        assert visitor.request("/practice")[0] == 200 and visitor.post_json("/api/call/stop", {})[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()

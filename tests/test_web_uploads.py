@@ -8,10 +8,11 @@ import json
 
 import pytest
 
-from test_web_server import _request, _serve, personas  # noqa: F401 - fixture
+from test_web_server import _serve, personas  # noqa: F401 - fixture
 from voicetrainer.errors import InputError
 from voicetrainer.web import uploads
 from voicetrainer.web.server import WebApp
+from web_helpers import WebSession
 
 BOUNDARY = "vt-test-boundary"
 
@@ -63,22 +64,24 @@ def test_upload_refuses_non_audio_and_oversize_before_reading(tmp_path):
 def test_server_takes_uploads_only_from_its_own_pages_and_no_paths(personas, tmp_path):
     app = WebApp(personas_dir=personas)
     server = _serve(app)
-    base = server.url.rstrip("/")
+    me = WebSession(server.url)
+    token = me.csrf
     try:
-        body = _multipart({"csrf": app.csrf_token, "history": ""}, [("recordings", "a.wav", b"RIFF....")])
-        status, _, _ = _request(base + "/api/batch/start", method="POST", data=body,
-                                headers={**_headers(body), "Origin": "http://evil.example"})
+        body = _multipart({"csrf": token, "history": ""}, [("recordings", "a.wav", b"RIFF....")])
+        status, _, _ = me.request(f"/api/batch/start?csrf={token}", method="POST", data=body,
+                                  headers={**_headers(body), "Origin": "http://evil.example"})
         assert status == 403 and not list((app.data_dir / "recordings").glob("upload-*"))
-        status, _, text = _request(base + "/api/personas/save", method="POST", data=body, headers=_headers(body))
+        # an upload carries the token in its address (checked before a byte of the body is read)
+        status, _, _ = me.request("/api/batch/start", method="POST", data=body, headers=_headers(body))
+        assert status == 403 and not list((app.data_dir / "recordings").glob("upload-*"))
+        status, _, text = me.request(f"/api/personas/save?csrf={token}", method="POST", data=body, headers=_headers(body))
         assert status == 400 and b"no file uploads" in text
         # a server path is no longer a way in: the old `folder` / `recording` fields are ignored
-        status, _, text = _request(base + "/api/batch/start", method="POST", data=b"folder=/etc&csrf=" + app.csrf_token.encode(),
-                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+        status, _, text = me.request("/api/batch/start", method="POST", data=b"folder=/etc&csrf=" + token.encode(),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert status == 400 and b"choose recordings to upload" in text
-        status, _, text = _request(base + "/api/call/start", method="POST", data=json.dumps(
-            {"persona": "billing-double-charge", "simulate": "1", "fixture": "../../etc/passwd.wav",
-                 "csrf": app.csrf_token}).encode(),
-            headers={"Content-Type": "application/json"})
+        status, _, text = me.post_json("/api/call/start", {"persona": "billing-double-charge", "simulate": "1",
+                                                            "fixture": "../../etc/passwd.wav"})
         assert status == 400 and b"no shipped recording" in text
     finally:
         server.shutdown()

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -48,6 +48,7 @@ NAV = [  # (href, label, who sees it: "recruit" = everyone logged in, "trainer" 
     ("/calm", "Calm tools", "recruit"),
     ("/personas", "Personas", "trainer"),
     ("/batch", "Batch grading", "trainer"),
+    ("/accounts", "Accounts", "trainer"),
 ]
 FLOOR_NAV = [("/floor/home", "My assignments", "recruit-only"), ("/floor/dashboard", "Dashboard", "trainer")]
 
@@ -77,8 +78,9 @@ def make_templates(app: Starlette) -> Jinja2Templates:
         have = paths()
         items = [(h, label, g) for h, label, g in FLOOR_NAV if h in have] + NAV
         show = {"recruit", "recruit-only"} if user.role == "recruit" else {"recruit", "trainer"}
-        return [{"href": h, "label": label, "group": "trainer" if g == "trainer" else "recruit"}
-                for h, label, g in items if g in show]
+        shown = [{"href": h, "label": label, "group": "trainer" if g == "trainer" else "recruit"}
+                 for h, label, g in items if g in show]
+        return sorted(shown, key=lambda item: item["group"] == "trainer")  # everyone's pages, then the trainer's
 
     def accounts_mode() -> bool:
         return app.state.ctx.accounts.has_accounts()
@@ -121,9 +123,14 @@ async def _input_error(request: Request, exc: Exception) -> Response:
     return render(request, "message.html", status, title="That did not work", message=str(exc), link=("/", "Home"))
 
 
+async def _gone(request: Request, exc: Exception) -> Response:
+    """The client stopped sending its body (or went away): nothing more to read on this connection."""
+    return Response("the request body did not arrive in time", 408, headers={"Connection": "close"})
+
+
 def create_app(ctx) -> Starlette:
     """The Starlette app for one `services.WebApp` context (see the module doc)."""
-    from . import api, floor_routes, login_routes, practice_ws, views
+    from . import account_routes, api, floor_routes, login_routes, practice_ws, views
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -135,6 +142,7 @@ def create_app(ctx) -> Starlette:
 
     route_list = [
         *login_routes.routes(),
+        *account_routes.routes(),
         *views.routes(),
         *api.routes(),
         *floor_routes.routes(),
@@ -148,7 +156,9 @@ def create_app(ctx) -> Starlette:
         Middleware(auth.Guard, ctx=ctx),
     ]
     app = Starlette(routes=route_list, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={HTTPException: _http_error, VoiceTrainerError: _input_error})
+                    exception_handlers={HTTPException: _http_error, VoiceTrainerError: _input_error,
+                                        ClientDisconnect: _gone})
     app.state.ctx = ctx
+    app.state.login_throttle = login_routes.LoginThrottle()
     app.state.templates = make_templates(app)
     return app

@@ -200,7 +200,7 @@ class Guard:
             if not ok:
                 return await _refuse(scope, receive, send, 403, "this form has expired or did not come from this "
                                      "app: reload the page and try again")
-        await self.app(scope, _timed(receive), _with_headers(send))
+        await self.app(scope, _timed(receive, getattr(ctx, "body_timeout_s", BODY_CHUNK_TIMEOUT_S)), _with_headers(send))
 
     async def _check_body(self, scope, receive, headers: Headers, session: dict, query: dict):
         """(receive to use, CSRF ok?, (status, problem) or None). Reads a small urlencoded body
@@ -221,7 +221,7 @@ class Guard:
             return receive, same(given, expected), None
         body = b""
         while True:
-            with anyio.move_on_after(BODY_CHUNK_TIMEOUT_S) as waited:
+            with anyio.move_on_after(getattr(self.ctx, "body_timeout_s", BODY_CHUNK_TIMEOUT_S)) as waited:
                 msg = await receive()
             if waited.cancelled_caught or msg["type"] == "http.disconnect":
                 return receive, False, (408, "the request body did not arrive in time")
@@ -252,12 +252,21 @@ def _wants_json(scope, headers: Headers) -> bool:
     return scope.get("path", "").startswith("/api/") and "text/html" not in (headers.get("accept") or "")
 
 
-def _timed(receive: Callable):
-    """`receive` where a body chunk that does not come within BODY_CHUNK_TIMEOUT_S reads as a disconnect."""
+def _timed(receive: Callable, timeout_s: float):
+    """`receive` where a body chunk that does not come within `timeout_s` reads as a disconnect.
+    Once the body is complete, `receive` is passed through untimed: a streaming response waits on it
+    for the client's disconnect for as long as the stream lasts."""
+    body_done = False
 
     async def timed():
-        with anyio.move_on_after(BODY_CHUNK_TIMEOUT_S):
+        nonlocal body_done
+        if body_done:
             return await receive()
+        with anyio.move_on_after(timeout_s):
+            msg = await receive()
+            if msg["type"] != "http.request" or not msg.get("more_body"):
+                body_done = True
+            return msg
         return {"type": "http.disconnect"}
 
     return timed

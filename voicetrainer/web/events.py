@@ -1,15 +1,15 @@
 """Server-sent events: the live call, the microphone check and the baseline recording.
 
-Each stream is a plain generator of ``text/event-stream`` chunks; Starlette's StreamingResponse
-runs every step on the bounded thread pool, and no step blocks longer than `SSE_KEEPALIVE_S`
-(the call) or one 20 ms microphone frame. The mic and baseline streams open the microphone, so
+The call's stream waits on the event loop (no thread while a call page is open); the mic and
+baseline streams are plain generators that Starlette's StreamingResponse steps on the bounded
+thread pool, no step blocking longer than one 20 ms microphone frame (or the baseline's queue). The mic and baseline streams open the microphone, so
 they also need the page's CSRF token (``?csrf=``: EventSource cannot send a header).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -20,6 +20,7 @@ from voicetrainer.errors import VoiceTrainerError
 from .auth import csrf_token, current_user, same
 
 SSE_KEEPALIVE_S = 15.0
+CALL_POLL_S = 0.05  # the live call page's updates arrive within this of the snapshot (20 a second at most)
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -31,21 +32,28 @@ def _stream(gen: Iterator[bytes]) -> Response:
     return StreamingResponse(gen, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-def call_stream(ctx, job) -> Iterator[bytes]:
-    """The call's snapshots as they change (coalesced: a slow page gets the newest only)."""
+async def call_stream(ctx, job) -> AsyncIterator[bytes]:
+    """The call's snapshots as they change (coalesced: a slow page gets the newest only). Waits on
+    the event loop (a look at the job's counter every `CALL_POLL_S`), so an open call page holds
+    no thread of the pool however long the call lasts."""
+    import anyio
+
     if job is None:
         yield event({"state": "none"})
         return
-    seq = -1
+    seq, quiet_s = -1, 0.0
     while not ctx.closing.is_set():
-        if job.wait_newer(seq, SSE_KEEPALIVE_S):
+        if job.seq > seq:
             snap = job.snapshot()
-            seq = snap["seq"]
+            seq, quiet_s = snap["seq"], 0.0
             yield event(snap)
             if snap["state"] in ("done", "failed"):
                 return
-        else:
+        elif quiet_s >= SSE_KEEPALIVE_S:
+            quiet_s = 0.0
             yield b": keep-alive\n\n"
+        await anyio.sleep(CALL_POLL_S)
+        quiet_s += CALL_POLL_S
 
 
 def mic_stream(ctx, device: str, seconds: float) -> Iterator[bytes]:

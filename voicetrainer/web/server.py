@@ -3,8 +3,9 @@
 Load and hostile clients (the limits are defined once, below, and in `auth`/`app`):
 - the listen backlog is `LISTEN_BACKLOG`, so a burst of connections queues;
 - at most `MAX_CONNECTIONS` connections and tasks at once: beyond that uvicorn answers 503 at once;
-- an idle keep-alive connection is closed after `KEEP_ALIVE_S`; an incomplete request head is
-  bounded by h11 (`MAX_HEAD_BYTES`); a body chunk that does not arrive within
+- an idle keep-alive connection is closed after `KEEP_ALIVE_S`; a request head must be complete
+  within `protocol.HEAD_DEADLINE_S` of connecting (no idle or trickling sockets held) and is at
+  most `MAX_HEAD_BYTES`; a body chunk that does not arrive within
   `auth.BODY_CHUNK_TIMEOUT_S` ends the request; bodies are bounded (`auth.MAX_BODY_BYTES`);
 - blocking work runs on `app.WORKERS` threads (sync handlers, event-stream waits), not one per request;
 - WebSocket messages are at most `WS_MAX_BYTES`, and a peer that stops answering pings is dropped.
@@ -37,20 +38,31 @@ GRACEFUL_S = 5  # on stop: wait this long for open requests, then close them
 
 
 class WebServer:
-    """uvicorn on a socket bound by `make_server`; `serve_forever` blocks, `shutdown` stops it from another thread."""
+    """uvicorn on a socket bound by `make_server`; `serve_forever` blocks, `shutdown` stops it from another thread.
 
-    def __init__(self, sock: socket.socket, app: WebApp):
+    Args:
+        head_deadline_s: a request head must be complete this long after connecting or after the
+            previous response (`protocol.HEAD_DEADLINE_S`); tests shorten it.
+        max_connections, keep_alive_s: see the module constants.
+    """
+
+    def __init__(self, sock: socket.socket, app: WebApp, *, head_deadline_s: float | None = None,
+                 max_connections: int = MAX_CONNECTIONS, keep_alive_s: int = KEEP_ALIVE_S):
         import uvicorn
 
         from .app import create_app
+        from .protocol import DeadlineH11Protocol
 
         self.app = app
         self.socket = sock
         self.asgi = create_app(app)
+        protocol = DeadlineH11Protocol
+        if head_deadline_s is not None:
+            protocol = type("DeadlineH11", (DeadlineH11Protocol,), {"head_deadline_s": head_deadline_s})
         config = uvicorn.Config(
-            self.asgi, ws="wsproto", lifespan="on", log_config=None, access_log=False, server_header=False,
-            limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_S, backlog=LISTEN_BACKLOG,
-            h11_max_incomplete_event_size=MAX_HEAD_BYTES, ws_max_size=WS_MAX_BYTES,
+            self.asgi, http=protocol, ws="wsproto", lifespan="on", log_config=None, access_log=False,
+            server_header=False, limit_concurrency=max_connections, timeout_keep_alive=keep_alive_s,
+            backlog=LISTEN_BACKLOG, h11_max_incomplete_event_size=MAX_HEAD_BYTES, ws_max_size=WS_MAX_BYTES,
             timeout_graceful_shutdown=GRACEFUL_S,
         )
         self.server = uvicorn.Server(config)
@@ -87,10 +99,10 @@ class WebServer:
             pass
 
 
-def make_server(app: WebApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> WebServer:
+def make_server(app: WebApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT, **limits) -> WebServer:
     """Bind the server (port 0 = any free port). A non-loopback `host` needs an explicit token
     (`app.token_required`) or accounts (people log in); else InputError (exit 2): anyone on the
-    network could otherwise start calls, read reports and write persona files."""
+    network could otherwise start calls, read reports and write persona files. `limits`: `WebServer` keywords."""
     if not is_loopback(host) and not app.token_required and not app.accounts.has_accounts():
         raise InputError(
             f"refusing to listen on {host}: the app would be open to the network. Keep the default "
@@ -109,4 +121,4 @@ def make_server(app: WebApp, host: str = "127.0.0.1", port: int = DEFAULT_PORT) 
         sock.close()
         raise InputError(f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port", field="--port") from e
     sock.set_inheritable(True)
-    return WebServer(sock, app)
+    return WebServer(sock, app, **limits)
