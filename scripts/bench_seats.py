@@ -49,8 +49,8 @@ def run_seats(n: int, *, persona: str, fake_tts: bool, stagger_s: float, transcr
     client = _client()
     data = root / f"data-{n}"
     data.mkdir(parents=True, exist_ok=True)
-    shared_cache = root.parent / "tts-cache"  # rendered caller lines are reused across rounds
-    shared_cache.mkdir(exist_ok=True)
+    shared_cache = Path(os.environ.get("VT_BENCH_TTS_CACHE") or root.parent / "tts-cache")
+    shared_cache.mkdir(parents=True, exist_ok=True)  # rendered caller lines are reused across rounds
     (data / "tts-cache").symlink_to(shared_cache, target_is_directory=True)
     os.environ["VOICETRAINER_DATA"] = str(data)
     tts = None
@@ -134,11 +134,14 @@ def main(argv=None) -> int:
     ap.add_argument("--fake-tts", action="store_true", help="FakeTTS caller voice (no speech engine)")
     ap.add_argument("--stagger", type=float, default=1.0, help="seconds between call starts")
     ap.add_argument("--runs", type=int, default=1, help="rounds per number of calls (replies pooled)")
+    ap.add_argument("--tts-cache", type=Path, help="keep the rendered caller lines here between runs")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)
     from voicetrainer.asr import live_recogniser
     from voicetrainer.config import Settings
 
+    if args.tts_cache:
+        os.environ["VT_BENCH_TTS_CACHE"] = str(args.tts_cache.resolve())
     transcriber = live_recogniser(Settings().asr)
     root = Path(tempfile.mkdtemp(prefix="vt-bench-seats-"))
     results = []

@@ -164,6 +164,8 @@ def test_seats_refuse_when_full_or_when_a_call_already_answers_too_slowly():
 
     seats = Seats(SeatPolicy(seats=3, reply_budget_s=1.2))
     a = seats.take("ann", "p")
+    with pytest.raises(SeatsFull, match="ann already has a practice call"):
+        seats.take("ann", "p")  # a second tab
     a.replies = lambda: [0.6, 0.7, 0.8]
     b = seats.take("bob", "p")
     b.replies = lambda: [0.9, 1.0, 1.9, 2.1]  # this call already misses the budget: a third would be worse
@@ -173,7 +175,7 @@ def test_seats_refuse_when_full_or_when_a_call_already_answers_too_slowly():
     c = seats.take("cy", "p")
     with pytest.raises(SeatsFull, match="all 3 practice seats are in use"):
         seats.take("dee", "p")
-    assert seats.refused == 2
+    assert seats.refused == 3
     for s in (a, b, c):
         seats.release(s)
     assert seats.active == 0 and [u for u, _, _ in seats.finished] == ["ann", "bob", "cy"]

@@ -53,6 +53,7 @@ MAX_LEAD_S = 1.0
 LEAD_MARGIN_S = 0.04  # kept above the worst recent transport time
 LEAD_WINDOW = 12  # lines the lead is computed from
 STALL_TIMEOUT_S = 5.0  # no microphone audio for this long: the browser is gone
+FIRST_AUDIO_TIMEOUT_S = 60.0  # the page has this long to open the microphone (the permission prompt)
 
 
 @dataclass
@@ -188,8 +189,12 @@ class BrowserHeadset:
 
     # ------------------------------------------------------------------ session side
     def attach(self, emit: Callable[[dict], None]) -> None:
-        """Events go to the session's events log through `emit` (the session thread)."""
+        """Events go to the session's events log through `emit` (the session thread). The wait
+        for the page's first audio starts now (after the caller was prepared)."""
         self._emit = emit
+        with self._cond:
+            if not self.stats.frames_in:
+                self._last_in = self._clock()
 
     @property
     def now_s(self) -> float:
@@ -205,9 +210,11 @@ class BrowserHeadset:
             with self._cond:
                 while self._received < (k + 1) * FRAME_SAMPLES and not self._ended:
                     self._cond.wait(0.1)
-                    if self._clock() - self._last_in > self.stall_timeout_s and not first:
-                        raise DeviceError(f"the browser sent no microphone audio for {self.stall_timeout_s:.0f} s "
-                                          "(connection lost?); the session so far has been saved")
+                    limit = FIRST_AUDIO_TIMEOUT_S if first else self.stall_timeout_s
+                    if self._clock() - self._last_in > limit:
+                        raise DeviceError(f"the browser sent no microphone audio for {limit:.0f} s "
+                                          "(connection lost, or the microphone was not allowed)"
+                                          + ("" if first else "; the session so far has been saved"))
                 if self._received < (k + 1) * FRAME_SAMPLES:  # ended, nothing more to read
                     if self._gone:
                         raise DeviceError(f"{self._gone}; the session so far has been saved")

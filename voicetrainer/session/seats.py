@@ -123,6 +123,10 @@ class Seats:
                 self.refused += 1
                 raise SeatsFull(f"all {limit} practice seats are in use; this server keeps every call's replies "
                                 f"within {self.policy.reply_budget_s:g} s, so please try again when a call ends")
+            if any(s.user == user for s in self._seats.values()):
+                self.refused += 1
+                raise SeatsFull(f"{user} already has a practice call in progress (another tab or window?); "
+                                "end it before starting another")
             slow = [(s, p) for s in self._seats.values() if (p := s.recent_p95()) is not None
                     and p > self.policy.reply_budget_s]
             if slow:
