@@ -33,9 +33,10 @@ from voicetrainer.session.browser_headset import BrowserHeadset
 
 log = get_logger(__name__)
 
-# Measured by scripts/bench_seats.py on the 2-core development machine (README "Several seats"):
-# two simultaneous calls keep the reply p95 within the budget, three do not.
-SEATS_PER_CORE = 1.0
+# Measured by scripts/bench_seats.py on the 2-core development machine (README, "Practice from the browser"):
+# 24 simultaneous calls kept the pooled reply p95 at 1.08 s; at 32 the calls in progress went over
+# the budget after 23 had started and the rest were refused (the reply rule below).
+SEATS_PER_CORE = 12.0
 REPLY_BUDGET_S = 1.2  # the reply p95 a call must keep (the project's latency target)
 RECENT_REPLIES = 4  # a call in progress is judged on its last few replies
 
