@@ -133,7 +133,7 @@ class Seats:
             if slow:
                 self.refused += 1
                 worst = max(p for _, p in slow)
-                raise SeatsFull(f"the server is at capacity: calls in progress already answer in {worst:.1f} s "
+                raise SeatsFull(f"the server is at capacity: calls in progress already answer in {worst:.2f} s "
                                 f"(budget {self.policy.reply_budget_s:g} s); please try again in a few minutes")
             seat = Seat(uuid.uuid4().hex[:12], user, persona)
             self._seats[seat.id] = seat

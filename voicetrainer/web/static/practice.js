@@ -12,6 +12,7 @@
   let ws = null, ctx = null, stream = null, node = null, sink = null;
   let t0 = null, inLatency = 0, finished = false;
   const clips = new Map();
+  const seen = new Set(); // captions on the page, by speaker@time
 
   const setStatus = (text, cls) => { statusEl.textContent = text; statusEl.className = "status" + (cls ? " " + cls : ""); };
   const delay = () => inLatency + (ctx && ctx.outputLatency ? ctx.outputLatency : 0);
@@ -106,13 +107,24 @@
     $("level-text").textContent = u.level_dbfs > -100 ? u.level_dbfs.toFixed(0) + " dBFS" : "–";
     $("wpm-text").textContent = u.wpm ? Math.round(u.wpm) + " words a minute" : "–";
     $("nudge").textContent = u.nudge || "";
+    // each caption (speaker + time) is added once, in time order (a trainee's caption comes when
+    // their turn has ended, so it may belong before captions already shown)
     const list = $("captions");
-    list.replaceChildren(...(u.captions || []).map((c) => {
+    for (const c of u.captions || []) {
+      const key = c.speaker + "@" + c.t_s;
+      if (seen.has(key)) continue;
+      seen.add(key);
       const li = document.createElement("li");
       li.className = c.speaker;
-      li.textContent = (c.speaker === "caller" ? "Caller: " : "You: ") + c.text;
-      return li;
-    }));
+      li.dataset.t = c.t_s;
+      const t = document.createElement("span"); t.className = "t"; t.textContent = fmt(c.t_s);
+      const who = document.createElement("span"); who.className = "who"; who.textContent = c.speaker === "caller" ? "Caller" : "You";
+      const x = document.createElement("span"); x.className = "text"; x.textContent = c.text || "(no words recognised)";
+      li.append(t, who, x);
+      const after = [...list.children].find((el) => parseFloat(el.dataset.t) > c.t_s);
+      list.insertBefore(li, after || null);
+      list.scrollTop = list.scrollHeight;
+    }
   }
 
   function stopMic() {
