@@ -4,6 +4,7 @@ call with a simulated page (real speech), seats refused with a message, and the 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -31,10 +32,12 @@ def _cookie(session: WebSession) -> str:
 
 
 def test_practice_page_needs_a_login_and_names_the_persona(site):
-    client = make_client(__import__("voicetrainer.web.app", fromlist=["create_app"]).create_app(site))
+    from voicetrainer.web.app import create_app
+
+    client = make_client(create_app(site))
     r = client.get("/practice/billing-double-charge?assignment=a-1")
     assert r.status_code in (302, 303) and "/login" in r.headers["location"]
-    token = __import__("re").search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
     client.post("/login", data={"username": "rick", "password": "recruit-pass-1", "csrf": token, "next": "/"})
     r = client.get("/practice/billing-double-charge?assignment=a-1")
     assert r.status_code == 200
@@ -53,7 +56,7 @@ def test_a_full_seat_limit_refuses_the_call_with_a_message(site):
     app.state.seats = Seats(SeatPolicy(seats=1))
     app.state.seats.take("someone", "billing-double-charge")
     client = make_client(app)
-    token = __import__("re").search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
     client.post("/login", data={"username": "rick", "password": "recruit-pass-1", "csrf": token, "next": "/"})
     with client.websocket_connect("ws://127.0.0.1/practice/billing-double-charge/ws", headers={"origin": "http://127.0.0.1"}) as ws:
         msg = ws.receive_json()
