@@ -96,7 +96,11 @@ class CallerVoice:
             start_s = max(now_s, frame_end_s) + getattr(self.player, "latency_s", 0.0)
             start, end = self.track.add(q.audio, start_s, {"text": text})
             if len(q.audio):
-                self.player.play(q.audio)
+                play_at = getattr(self.player, "play_at", None)
+                if play_at is not None:  # a remote headset (the browser) schedules the clip itself
+                    play_at(q.audio, start, text)
+                else:
+                    self.player.play(q.audio)
             entry = {"type": "caller_line", "start_s": round(start, 3), "end_s": round(end, 3), "text": text,
                      "situation": getattr(q.line, "situation", None), "mood": getattr(q.line, "mood", None)}
             self.lines.append(entry)
@@ -110,8 +114,13 @@ class CallerVoice:
 
     def stop_for_barge_in(self, detected_s: float) -> None:
         """The trainee talked over the caller and the caller stops: cut the playing line."""
+        stop_at = getattr(self.player, "stop_at", None)
+        if stop_at is not None:  # a remote headset: the cut is heard when the command can reach it
+            detected_s += self.player.latency_s
+            stop_at(detected_s)
+        else:
+            self.player.stop()
         cut = self.track.cut(detected_s)
-        self.player.stop()
         for ln in self.lines:
             if ln["end_s"] > detected_s:
                 ln["end_s"] = round(cut if cut is not None else detected_s, 3)

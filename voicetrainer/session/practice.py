@@ -66,12 +66,15 @@ def new_session_dir(persona_id: str, root: Path | None = None) -> Path:
     root = root or sessions_root()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", persona_id)
-    path = root / f"{stamp}-{safe}"
+    root.mkdir(parents=True, exist_ok=True)
     n = 1
-    while path.exists():
-        n += 1
-        path = root / f"{stamp}-{safe}-{n}"
-    return path
+    while True:  # made here, atomically: two calls started in the same second get two folders
+        path = root / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
 
 
 class VoiceBank:
@@ -185,10 +188,12 @@ def run_call(
     now_s: Callable[[int], float] | None = None, on_update: Callable[[LiveUpdate], None] | None = None,
     baseline: VoiceStats | None = None, tts_backend=None, options: LiveOptions | None = None,
     device_stats: Callable[[], dict] | None = None, prepared=None, on_session: Callable[[LiveSession], None] | None = None,
-    caption_transcriber=None, progress: Callable[[int, int], None] | None = None,
+    caption_transcriber=None, progress: Callable[[int, int], None] | None = None, extra_meta: dict | None = None,
 ) -> tuple[Report, Path]:
     """Run one call from `frames` (an iterator of mic `Frame`s) and write its session folder.
 
+    `extra_meta`: more keys for the session's meta (e.g. the browser headset, an assignment).
+    `progress(done, total)`: the voice cache filling (see `prepare`).
     `frames` may need the session to exist (a simulated trainee listens to the caller track):
     pass a callable ``frames(session) -> Iterator[Frame]`` for that.
     """
@@ -206,6 +211,7 @@ def run_call(
     meta = {
         "persona": persona.id, "persona_name": persona.name, "trainee": setup.trainee, "seed": setup.seed,
         "facts": list(persona.scenario.facts), "mode": "live" if realtime else "simulated",
+        **(extra_meta or {}),
     }
     opts = options or LiveOptions(realtime=realtime)
     rules = rules_for(setup.rubric)  # one set of thresholds: live nudges, report, rubric
