@@ -10,32 +10,25 @@ Screenshots go to ``$VOICETRAINER_SCREENSHOTS`` (default: the test's temp folder
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
-import os
 import shutil
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
+from chromium_helpers import (
+    NEEDS_CHROMIUM, console_errors, css, quit_chromium, screenshot, screenshots_dir, start_chromium, wait_for,
+)
 from report_builder import make_report
 from web_helpers import REPO, WebSession, serve
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e .[dev])")
 
-pytestmark = [
-    pytest.mark.chromium,
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="chromium and chromedriver are needed (apt-get install chromium chromium-driver)"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 PASSWORD = "floor-pass-1"
 PERSONA = "refund-outside-policy"  # the cohort's assignment: overall >= 70, due yesterday
@@ -59,10 +52,7 @@ def _report(overall: float, outcome: str):
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
-    env = os.environ.get("VOICETRAINER_SCREENSHOTS")
-    d = Path(env) if env else tmp_path_factory.mktemp("screenshots")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return screenshots_dir(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -99,55 +89,22 @@ def floor_web(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for drivers online
-    profile = tempfile.mkdtemp(prefix="vt-chromium-")
     downloads = tmp_path_factory.mktemp("downloads")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--window-size=1360,1000"):
-        opts.add_argument(arg)
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
+    driver = start_chromium(window=(1360, 1000), prefs={"download.default_directory": str(downloads),
+                                                       "download.prompt_for_download": False})
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     driver.downloads = downloads
     try:
         yield driver
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        quit_chromium(driver)
 
 
-def _wait(cond, timeout_s: float, what: str, step_s: float = 0.1):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
-def _css(driver, sel):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_elements(By.CSS_SELECTOR, sel)
+_wait, _css, _console_errors = wait_for, css, console_errors
 
 
 def _shot(driver, shots: Path, name: str) -> Path:
-    """A screenshot of the whole page."""
-    path = shots / f"{name}.png"
-    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics.get("cssContentSize") or metrics["contentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}
-    data = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
-    path.write_bytes(base64.b64decode(data["data"]))
-    return path
+    return screenshot(driver, shots, name)
 
 
 def _login(d, url: str, name: str) -> None:

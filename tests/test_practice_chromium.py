@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,12 +21,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from test_web_browser import CHROMEDRIVER, CHROMIUM, _console_errors, _css, _shot, _wait, shots  # noqa: F401
+from chromium_helpers import NEEDS_CHROMIUM, quit_chromium, start_chromium
+from test_web_browser import _console_errors, _css, _shot, _wait, shots  # noqa: F401
 from web_helpers import REPO, serve
 
 webdriver = pytest.importorskip("selenium.webdriver")
-pytestmark = [pytest.mark.chromium, pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are needed")]
+pytestmark = [*NEEDS_CHROMIUM, pytest.mark.slow]
 
 LEAD_SILENCE_S = 9.0  # the caller's opening line plays first
 TAIL_SILENCE_S = 14.0  # room for the caller's answer
@@ -76,26 +75,12 @@ def site(tmp_path_factory, transcriber):
 
 
 def chromium(fake_mic: Path):
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="vt-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--window-size=1280,1000",
-                "--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={fake_mic}%noloop"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    driver.profile_dir = profile
-    return driver
+    """Chromium whose microphone plays `fake_mic` once (the page may play the caller unprompted)."""
+    return start_chromium(args=("--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
+                                "--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={fake_mic}%noloop"))
 
 
-def quit_(driver) -> None:
-    driver.quit()
-    shutil.rmtree(driver.profile_dir, ignore_errors=True)
+quit_ = quit_chromium
 
 
 def login(driver, url: str, name: str, password: str) -> None:

@@ -8,37 +8,31 @@ Screenshots go to ``$VOICETRAINER_SCREENSHOTS`` (default: the test's temp folder
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
-import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from chromium_helpers import (  # noqa: F401 - CHROMIUM/CHROMEDRIVER for the modules that import them from here
+    CHROMEDRIVER, CHROMIUM, NEEDS_CHROMIUM, console_errors, css, quit_chromium, screenshot, screenshots_dir,
+    start_chromium, wait_for,
+)
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e .[dev])")
 
-pytestmark = [
-    pytest.mark.chromium,
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="chromium and chromedriver are needed (apt-get install chromium chromium-driver)"),
-]
+pytestmark = NEEDS_CHROMIUM
+_wait, _css, _shot, _console_errors = wait_for, css, screenshot, console_errors
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
-    env = os.environ.get("VOICETRAINER_SCREENSHOTS")
-    d = Path(env) if env else tmp_path_factory.mktemp("screenshots")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return screenshots_dir(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -75,59 +69,11 @@ def web(tmp_path_factory, transcriber):
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for drivers online
-    profile = tempfile.mkdtemp(prefix="vt-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={profile}", "--window-size=1280,1000", "--autoplay-policy=no-user-gesture-required"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
+    driver = start_chromium(args=("--autoplay-policy=no-user-gesture-required",))
     try:
         yield driver
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def _wait(cond, timeout_s: float, what: str, step_s: float = 0.1):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
-def _shot(driver, shots: Path, name: str, *, full: bool = True) -> Path:
-    """A screenshot; `full`: the whole page, not just the first screen."""
-    path = shots / f"{name}.png"
-    if not full:
-        driver.save_screenshot(str(path))
-        return path
-    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics.get("cssContentSize") or metrics["contentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}
-    data = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
-    path.write_bytes(base64.b64decode(data["data"]))
-    return path
-
-
-def _console_errors(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")
-            and "favicon" not in e["message"]]
-
-
-def _css(driver, sel):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_elements(By.CSS_SELECTOR, sel)
+        quit_chromium(driver)
 
 
 def test_persona_list_simulated_call_captions_end_call_report(web, browser, shots):
