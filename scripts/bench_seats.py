@@ -13,7 +13,6 @@ A seat count holds when the pooled reply p95 <= the budget and no call failed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -30,10 +29,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 
 def _client():
-    spec = importlib.util.spec_from_file_location("browser_client", REPO / "scripts" / "browser_client.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    import browser_client  # scripts/ is on the path: this script's own folder
+
+    return browser_client
 
 
 def pct(xs, q):

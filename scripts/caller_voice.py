@@ -19,7 +19,6 @@ tests/test_caller_voice.py holds two personas to CALM_MAX and WER_MAX.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -59,16 +58,6 @@ class Row:
     @property
     def ok(self) -> bool:
         return self.calm_score is not None and self.calm_score <= CALM_MAX and self.wer <= WER_MAX
-
-
-def _evaluate_module():
-    name = "voicetrainer_evaluate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "evaluate.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
 
 
 def wer_words(text: str, reference: list[str] | None = None) -> list[str]:

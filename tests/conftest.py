@@ -8,15 +8,15 @@ from ``scripts/evaluate.py`` so that the tests and the README's accuracy table m
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+from script_modules import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16_000  # Hz
@@ -33,14 +33,7 @@ def shared_audio_path() -> Path:
 
 
 def _load_evaluate():
-    name = "voicetrainer_evaluate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "evaluate.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses need the module registered while it executes
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("evaluate")
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,13 @@ whole call through `BrowserCall` with a simulated page (real speech, the real li
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from script_modules import load_script
 import soundfile as sf
 
 from voicetrainer.config import FRAME_SAMPLES, SAMPLE_RATE
@@ -20,13 +20,7 @@ DEMO_WAV = REPO / "audio_fixtures" / "demo_trainee.wav"
 
 
 def browser_client():
-    name = "voicetrainer_browser_client"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "browser_client.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
+    return load_script("browser_client")
 
 
 def mic_message(ctx_s: float, n: int = FRAME_SAMPLES, value: float = 0.0) -> bytes:

@@ -7,12 +7,12 @@ measure as NOT calm against anger 1 with our own calm score, and Whisper still u
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from script_modules import load_script
 import soundfile as sf
 
 from voicetrainer.persona.cache import RenderCache
@@ -210,13 +210,7 @@ def test_phone_line_cache_keeps_lines_apart(tmp_path):
 
 
 def _caller_voice_script():
-    name = "voicetrainer_caller_voice"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "caller_voice.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
+    return load_script("caller_voice")
 
 
 def test_wer_words_set_numbers_aside_but_not_misheard_numbers():

@@ -7,12 +7,12 @@ where the test is about recognition, which uses a fake recogniser with a known a
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 
 import numpy as np
 import pytest
+
+from script_modules import load_script
 
 from voicetrainer.asr import Transcript
 from voicetrainer.asr.stage import pieces_missing_words
@@ -28,13 +28,7 @@ from voicetrainer.stream.vad import load_speech_model
 @pytest.fixture(scope="module")
 def room(evaluation):
     """scripts/eval_room.py as a module (it imports evaluate.py from its own folder)."""
-    path = evaluation.REPO / "scripts" / "eval_room.py"
-    sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location("voicetrainer_eval_room", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("eval_room")
 
 
 def _degraded_call(evaluation, room, shared, tmp_path, condition: str, k: int = 0):

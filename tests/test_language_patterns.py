@@ -6,11 +6,11 @@ every kind >= 0.70) on the shared dev split and on this project's own labelled u
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+
+from script_modules import load_script
 
 from voicetrainer.analysis.language import detect_moves, normalize
 from voicetrainer.report.schema import Word
@@ -105,11 +105,7 @@ def test_trainer_can_extend_a_kind_and_its_exceptions():
 
 
 def _eval_module():
-    spec = importlib.util.spec_from_file_location("eval_language", REPO / "scripts" / "eval_language.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["eval_language"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("eval_language")
 
 
 @pytest.mark.parametrize("path", [REPO.parent / "shared" / "language" / "moves_dev.jsonl",
