@@ -4,7 +4,6 @@ home shows only their own data, bad requests, the downloads' headers."""
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,18 +12,14 @@ from report_builder import make_report
 from voicetrainer.floor.service import FloorService
 from voicetrainer.report.history import HistoryDB
 from voicetrainer.web.app import create_app
-from voicetrainer.web.services import WebApp
-from web_helpers import REPO, make_client
+from web_helpers import make_client, web_app
 
 NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture()
 def ctx(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
-    personas = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", personas)
-    app = WebApp(personas_dir=personas)
+    app = web_app(tmp_path, monkeypatch)
     with HistoryDB(app.data_dir / "history.sqlite") as db:
         for k, (who, overall) in enumerate([("alex", 55.0), ("alex", 68.0), ("sam", 80.0)]):
             r = make_report()

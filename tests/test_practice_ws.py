@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 import soundfile as sf
 
 from test_browser_headset import DEMO_WAV, browser_client
-from web_helpers import REPO, WebSession, make_client, serve
+from web_helpers import WebSession, make_client, serve, web_app
 
 
 @pytest.fixture()
 def site(tmp_path, monkeypatch, transcriber):
     from voicetrainer.persona.tts import FakeTTS
-    from voicetrainer.web.services import WebApp
 
-    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
-    personas = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", personas)
-    ctx = WebApp(personas_dir=personas, tts_backend=FakeTTS(), transcriber=transcriber)
+    ctx = web_app(tmp_path, monkeypatch, tts_backend=FakeTTS(), transcriber=transcriber)
     ctx.accounts.add("rick", "recruit-pass-1", "recruit", cohort="autumn")
     return ctx
 

@@ -3,22 +3,17 @@ the first account made from the single-user app (issue #20)."""
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from test_web_auth import _login
 from voicetrainer.web.app import create_app
-from voicetrainer.web.services import WebApp
-from web_helpers import REPO, client_csrf, make_client
+from web_helpers import client_csrf, make_client, web_app
 
 
 @pytest.fixture()
 def ctx(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
-    personas = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", personas)
-    return WebApp(personas_dir=personas)
+    return web_app(tmp_path, monkeypatch)
 
 
 def _post(c, path: str, **fields):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 
 import pytest
@@ -19,18 +18,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from voicetrainer.errors import InputError
 from voicetrainer.web.accounts import AccountStore, User
 from voicetrainer.web.app import create_app
-from voicetrainer.web.services import WebApp
-from web_helpers import REPO, client_csrf, make_client
+from web_helpers import client_csrf, make_client, web_app
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @pytest.fixture()
 def ctx(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
-    personas = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", personas)
-    return WebApp(personas_dir=personas)
+    return web_app(tmp_path, monkeypatch)
 
 
 @pytest.fixture()

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from voicetrainer.web.server import WebApp
-from web_helpers import WebSession, serve
+from web_helpers import WebSession, serve, web_app
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
 def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
-    d = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", d)
-    srv = serve(WebApp(personas_dir=d))
+    srv = serve(web_app(tmp_path, monkeypatch))
     yield WebSession(srv.url)  # the account that started the server, with its page's CSRF token
     srv.shutdown()
     srv.server_close()

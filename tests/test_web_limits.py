@@ -3,7 +3,6 @@ held forever, bounded threads, a real listen backlog. Loopback only, bounded in 
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from voicetrainer.web.server import LISTEN_BACKLOG, WebApp, make_server
-from web_helpers import WebSession
+from voicetrainer.web.server import LISTEN_BACKLOG, make_server
+from web_helpers import WebSession, web_app
 
 REPO = Path(__file__).resolve().parents[1]
 WORKERS = 32  # app.WORKERS: the thread pool for blocking work
@@ -21,10 +20,7 @@ WORKERS = 32  # app.WORKERS: the thread pool for blocking work
 
 @pytest.fixture()
 def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
-    personas = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", personas)
-    app = WebApp(personas_dir=personas)
+    app = web_app(tmp_path, monkeypatch)
     app.body_timeout_s = 1.0
     srv = make_server(app, "127.0.0.1", 0, head_deadline_s=2.0)
     threading.Thread(target=srv.serve_forever, daemon=True).start()

@@ -4,7 +4,6 @@ stored, the loader's own validation shown beside each field, nothing saved while
 from __future__ import annotations
 
 import re
-import shutil
 from urllib.parse import urlencode
 
 import pytest
@@ -12,18 +11,14 @@ import pytest
 from voicetrainer.persona.loader import load_persona_file
 from voicetrainer.web import persona_form
 from voicetrainer.web.app import create_app
-from voicetrainer.web.services import WebApp
-from web_helpers import REPO, make_client
+from web_helpers import make_client, web_app
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture()
 def web(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
-    personas = tmp_path / "personas"
-    shutil.copytree(REPO / "personas", personas)
-    ctx = WebApp(personas_dir=personas)
+    ctx = web_app(tmp_path, monkeypatch)
     ctx.local_owner_check = lambda scope: True
     return ctx, make_client(create_app(ctx))
 

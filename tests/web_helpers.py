@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -94,3 +95,13 @@ def client_csrf(client) -> str:
         if r.status_code == 200 and m and m.group(1):
             return m.group(1)
     return ""
+
+
+def web_app(tmp_path: Path, monkeypatch, **kwargs):
+    """A `WebApp` with its own data folder and a copy of the shipped personas under `tmp_path`."""
+    from voicetrainer.web.services import WebApp
+
+    monkeypatch.setenv("VOICETRAINER_DATA", str(tmp_path / "data"))
+    personas = tmp_path / "personas"
+    shutil.copytree(REPO / "personas", personas)
+    return WebApp(personas_dir=personas, **kwargs)
